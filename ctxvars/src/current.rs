@@ -1,0 +1,240 @@
+//! The per-thread current context and the copy-on-write variable map behind it.
+//!
+//! A context is an `Arc` of a small sorted vector of `(var id, value)` entries: a snapshot
+//! is one `Arc` clone, and a `set` mutates in place while nothing else shares the map
+//! (copy-on-write). Values are type-erased `Arc`s so a copied map shares them without
+//! requiring `T: Clone`.
+
+use std::any::Any;
+use std::cell::{Cell, UnsafeCell};
+use std::mem;
+use std::num::NonZeroU64;
+
+use crate::sync::{self, Arc, AtomicU64, Ordering};
+
+/// A type-erased, shareable variable value.
+pub(crate) type Value = Arc<dyn Any + Send + Sync>;
+
+/// The identity of a `ContextVar` or of a context (never reused).
+pub(crate) type Id = NonZeroU64;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Hands out a process-wide unique identity.
+pub(crate) fn fresh_id() -> Id {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    // 2^64 identities are never exhausted in practice; wrapping would only alias identities.
+    NonZeroU64::new(id).unwrap_or(NonZeroU64::MIN)
+}
+
+/// Reinterprets a stored value as the variable's type.
+///
+/// # Safety
+/// Entries keyed by a var id are only ever written by the `ContextVar<T>` that owns that
+/// id (ids are unique and never reused), so an entry found under `ContextVar<T>`'s id
+/// always holds a `T`. Callers must look the value up under the id of a `ContextVar<T>`.
+pub(crate) unsafe fn downcast<T: Any>(value: &Value) -> &T {
+    // `&**`: an `&Arc<dyn Any>` would itself coerce to `&dyn Any` (the `Arc` is `Any`).
+    let any: &(dyn Any + Send + Sync) = &**value;
+    debug_assert!(any.is::<T>(), "context entry of an unexpected type");
+    &*(any as *const (dyn Any + Send + Sync) as *const T)
+}
+
+#[derive(Clone)]
+struct Entry {
+    var: Id,
+    name: &'static str,
+    value: Value,
+}
+
+/// The variables of one context, sorted by var id. Contexts usually hold a handful of
+/// variables, where a sorted vector beats a hash trie on both lookups and copies.
+#[derive(Clone, Default)]
+pub(crate) struct Vars {
+    entries: Vec<Entry>,
+}
+
+impl Vars {
+    fn position(&self, var: Id) -> Result<usize, usize> {
+        self.entries.binary_search_by_key(&var, |entry| entry.var)
+    }
+
+    pub(crate) fn get(&self, var: Id) -> Option<&Value> {
+        self.position(var).ok().map(|at| &self.entries[at].value)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn names(&self) -> impl Iterator<Item = &'static str> + Clone + '_ {
+        self.entries.iter().map(|entry| entry.name)
+    }
+
+    /// Sets `var` (or removes it when `value` is `None`); returns the value it replaced.
+    fn put(&mut self, var: Id, name: &'static str, value: Option<Value>) -> Option<Value> {
+        match (self.position(var), value) {
+            (Ok(at), Some(value)) => Some(mem::replace(&mut self.entries[at].value, value)),
+            (Ok(at), None) => Some(self.entries.remove(at).value),
+            (Err(at), Some(value)) => {
+                self.entries.insert(at, Entry { var, name, value });
+                None
+            }
+            (Err(_), None) => None,
+        }
+    }
+}
+
+/// A context's map: `None` while empty, so fresh contexts never allocate.
+pub(crate) type Map = Option<Arc<Vars>>;
+
+/// Values a mutation displaced. They are dropped only after the thread state is no
+/// longer borrowed, because dropping a value runs user code that may use ctxvars again.
+#[must_use]
+pub(crate) struct Displaced {
+    value: Option<Value>,
+    _map: Option<Arc<Vars>>,
+}
+
+impl Displaced {
+    /// The displaced value; the displaced map (if any) is dropped here, outside `put`.
+    pub(crate) fn into_value(self) -> Option<Value> {
+        self.value
+    }
+}
+
+/// The state of one thread: the context it is running in.
+pub(crate) struct Current {
+    /// The running context's map.
+    vars: UnsafeCell<Map>,
+    /// The running context's identity, assigned on its first `set` (tokens need it).
+    id: Cell<Option<Id>>,
+    /// How many `get`/`with` calls are running user code with a reference into `vars`.
+    borrows: Cell<usize>,
+    /// Maps replaced while `borrows > 0`; freed when the last borrow ends.
+    retired: UnsafeCell<Vec<Arc<Vars>>>,
+}
+
+// Invariants that make the `UnsafeCell` accesses below sound:
+// 1. No `&`/`&mut` to `vars` or `retired` outlives the function that creates it, and none is
+//    held while user code (a value's `Clone`/`Drop`, a callback) runs — except the `&Vars`
+//    into the *heap* map that `with_var` hands to user code while `borrows > 0`.
+// 2. While `borrows > 0`, mutations never write into the current map and never drop it:
+//    they install a modified copy and park the old map in `retired`. So every `&Vars`
+//    handed out stays valid until its borrow ends.
+sync::current_thread_local! {
+    static CURRENT: Current = Current {
+        vars: UnsafeCell::new(None),
+        id: Cell::new(None),
+        borrows: Cell::new(0),
+        retired: UnsafeCell::new(Vec::new()),
+    };
+}
+
+/// Runs `f` with this thread's state, or with `None` while thread-local storage is being
+/// torn down (a value's destructor running at thread exit): ctxvars then behaves as an
+/// empty context whose changes are discarded.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Current>) -> R) -> R {
+    let mut f = Some(f);
+    if let Ok(Some(result)) = CURRENT.try_with(|current| f.take().map(|f| f(Some(current)))) {
+        return result;
+    }
+    match f {
+        Some(f) => f(None),
+        // `try_with` returns `Err` only without calling its closure, which took `f`.
+        None => unreachable!("thread-local access failed after running its callback"),
+    }
+}
+
+impl Current {
+    /// The running context's identity, assigning one if it has none yet.
+    pub(crate) fn id(&self) -> Id {
+        match self.id.get() {
+            Some(id) => id,
+            None => {
+                let id = fresh_id();
+                self.id.set(Some(id));
+                id
+            }
+        }
+    }
+
+    /// Whether the running context is `id` (a context without an identity is nobody's).
+    pub(crate) fn is(&self, id: Id) -> bool {
+        self.id.get() == Some(id)
+    }
+
+    /// Calls `f` with `var`'s value in the running context. `f` may use ctxvars freely.
+    pub(crate) fn with_var<R>(&self, var: Id, f: impl FnOnce(Option<&Value>) -> R) -> R {
+        self.borrows.set(self.borrows.get() + 1);
+        let _borrow = Borrow(self);
+        // SAFETY: invariant 2 keeps the heap map alive and unchanged while `borrows > 0`;
+        // the reference to the slot itself ends with this statement.
+        let vars = unsafe { (*self.vars.get()).as_deref() };
+        f(vars.and_then(|vars| vars.get(var)))
+    }
+
+    /// A new handle on the running context's map (an `Arc` clone, O(1)).
+    pub(crate) fn snapshot(&self) -> Map {
+        // SAFETY: invariant 1; cloning an `Arc` runs no user code.
+        unsafe { (*self.vars.get()).clone() }
+    }
+
+    /// Makes `(vars, id)` the running context and returns the previous one.
+    pub(crate) fn swap(&self, vars: Map, id: Option<Id>) -> (Map, Option<Id>) {
+        // SAFETY: invariant 1; moving the `Arc`s drops nothing, and a map that is borrowed
+        // stays alive in whoever holds it now (the caller restores it later).
+        let vars = unsafe { mem::replace(&mut *self.vars.get(), vars) };
+        (vars, self.id.replace(id))
+    }
+
+    /// Sets `var` in the running context (removes it for `None`); returns what it displaced.
+    pub(crate) fn put(&self, var: Id, name: &'static str, value: Option<Value>) -> Displaced {
+        // SAFETY: invariant 1: this `&mut` ends before we return and no user code runs while
+        // it lives (allocation and `Arc` refcounting only).
+        let slot = unsafe { &mut *self.vars.get() };
+        let arc = slot.get_or_insert_with(|| Arc::new(Vars::default()));
+        let borrowed = self.borrows.get() > 0;
+        if !borrowed {
+            if let Some(vars) = Arc::get_mut(arc) {
+                return Displaced {
+                    value: vars.put(var, name, value),
+                    _map: None,
+                };
+            }
+        }
+        // Shared with a snapshot, or borrowed by a running `with`: write a private copy.
+        let mut copy = Vars::clone(arc);
+        let old_value = copy.put(var, name, value);
+        let old_map = mem::replace(arc, Arc::new(copy));
+        if borrowed {
+            // SAFETY: as above; `retired` is only touched here and in `Borrow::drop`.
+            unsafe { (*self.retired.get()).push(old_map) };
+            return Displaced {
+                value: old_value,
+                _map: None,
+            };
+        }
+        Displaced {
+            value: old_value,
+            _map: Some(old_map),
+        }
+    }
+}
+
+/// Ends one `with_var` borrow; the last one frees the maps retired meanwhile.
+struct Borrow<'a>(&'a Current);
+
+impl Drop for Borrow<'_> {
+    fn drop(&mut self) {
+        let current = self.0;
+        let borrows = current.borrows.get() - 1;
+        current.borrows.set(borrows);
+        if borrows == 0 {
+            // SAFETY: invariant 1; the vector is moved out before its maps (and the user
+            // `Drop` code of their values) are dropped.
+            let retired = unsafe { mem::take(&mut *current.retired.get()) };
+            drop(retired);
+        }
+    }
+}

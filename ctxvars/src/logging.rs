@@ -1,0 +1,1 @@
+//! JSON logging (placeholder until the module lands).

@@ -1,0 +1,51 @@
+//! The one place that names `std::sync`, `thread_local!` and `loom`.
+//!
+//! Under `cfg(loom)` the shared pointers and the per-thread state are loom's, so the
+//! `ctxharness` models explore every interleaving of the code that ships (tokio's
+//! `src/loom` pattern). Everything else in the crate imports from here.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::Arc;
+#[cfg(not(loom))]
+pub(crate) use std::sync::Arc;
+
+/// Identity counters stay std atomics even under loom: a `static ContextVar` needs a
+/// const-constructible atomic (loom's are not), and identities only need uniqueness,
+/// never an ordering with other memory, so there is no interleaving to explore.
+pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Erases a value into the shared, type-erased form a context map stores.
+#[cfg(not(loom))]
+pub(crate) fn erase<T: std::any::Any + Send + Sync>(
+    value: T,
+) -> Arc<dyn std::any::Any + Send + Sync> {
+    Arc::new(value)
+}
+
+/// Erases a value into the shared, type-erased form a context map stores.
+#[cfg(loom)]
+pub(crate) fn erase<T: std::any::Any + Send + Sync>(
+    value: T,
+) -> Arc<dyn std::any::Any + Send + Sync> {
+    // loom's Arc cannot unsize-coerce; it adopts an already-erased std Arc instead.
+    let erased: std::sync::Arc<dyn std::any::Any + Send + Sync> = std::sync::Arc::new(value);
+    Arc::from_std(erased)
+}
+
+/// Declares the per-thread current-context slot.
+#[cfg(not(loom))]
+macro_rules! current_thread_local {
+    ($vis:vis static $name:ident: $ty:ty = $init:expr;) => {
+        ::std::thread_local!($vis static $name: $ty = const { $init });
+    };
+}
+
+/// Declares the per-thread current-context slot.
+#[cfg(loom)]
+macro_rules! current_thread_local {
+    ($vis:vis static $name:ident: $ty:ty = $init:expr;) => {
+        ::loom::thread_local!($vis static $name: $ty = $init;);
+    };
+}
+
+pub(crate) use current_thread_local;
