@@ -83,10 +83,7 @@ fn with_borrows_without_cloning() {
     let var = ContextVar::new("v");
     let _g = var.set_guard(vec![1, 2, 3]);
     assert_eq!(var.with(|v| v.map(Vec::len)), Some(3));
-    assert_eq!(
-        ContextVar::<Vec<u8>>::new("unset").with(|v| v.is_none()),
-        true
-    );
+    assert!(ContextVar::<Vec<u8>>::new("unset").with(|v| v.is_none()));
 }
 
 #[test]
@@ -111,7 +108,7 @@ fn value_reset_inside_with_lives_until_with_returns_then_drops_once() {
     let token = var.set(Counted(counter.clone()));
     var.with(|borrowed| {
         var.reset(token).unwrap();
-        assert_eq!(var.with(|v| v.is_none()), true);
+        assert!(var.with(|v| v.is_none()));
         assert_eq!(drops(&counter), 0, "the borrowed value outlives the reset");
         assert!(borrowed.is_some());
     });
