@@ -26,8 +26,7 @@
 //! twice at once.
 //!
 //! # Features
-//! - `tokio`: [`tokio::spawn`](crate::tokio::spawn) and
-//!   [`tokio::spawn_blocking`](crate::tokio::spawn_blocking) carry the caller's context.
+//! - `tokio`: [`tokio::spawn`] and [`tokio::spawn_blocking`] carry the caller's context.
 //! - `tracing`: a `tracing_subscriber` layer that writes one JSON object per event with
 //!   every registered context variable ([`logging`]).
 #![deny(missing_docs)]
