@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::current::{downcast, with_current, Id, Map};
+use crate::current::{with_current, Id, Map};
 use crate::var::ContextVar;
 
 /// A set of context-variable values, like Python's `contextvars.Context`.
@@ -39,6 +39,7 @@ impl Context {
     }
 
     /// A snapshot of the current context, in O(1). Same as [`copy_context`].
+    #[inline]
     pub fn current() -> Self {
         let vars = with_current(|current| current.and_then(|current| current.snapshot()));
         Context { vars, id: None }
@@ -48,6 +49,7 @@ impl Context {
     ///
     /// Variables `f` sets are kept in `self` afterwards; the caller's context is restored
     /// when `f` returns and when it panics.
+    #[inline]
     pub fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
         with_current(|current| match current {
             Some(current) => {
@@ -66,10 +68,11 @@ impl Context {
     }
 
     /// The value `var` has in this context (defaults are not consulted).
+    #[inline]
     pub fn get<T: Send + Sync + 'static>(&self, var: &ContextVar<T>) -> Option<&T> {
         let value = self.vars.as_deref()?.get(var.assigned_id()?)?;
         // SAFETY: looked up under `var`'s own id, and `var` is a `ContextVar<T>`.
-        Some(unsafe { downcast::<T>(value) })
+        Some(unsafe { value.downcast::<T>() })
     }
 
     /// Whether `var` is set in this context.
@@ -97,6 +100,7 @@ struct Restore<'a, 'c> {
 }
 
 impl Drop for Restore<'_, '_> {
+    #[inline]
     fn drop(&mut self) {
         let (vars, id) = self.current.swap(self.caller_vars.take(), self.caller_id);
         self.context.vars = vars;
@@ -106,6 +110,7 @@ impl Drop for Restore<'_, '_> {
 
 impl Clone for Context {
     /// A new context with the same values and its own identity (Python's `Context.copy()`).
+    #[inline]
     fn clone(&self) -> Self {
         Context {
             vars: self.vars.clone(),
@@ -143,6 +148,7 @@ impl<I: Iterator<Item = &'static str> + Clone> fmt::Debug for DebugNames<I> {
 }
 
 /// A snapshot of the current context (Python's `contextvars.copy_context()`).
+#[inline]
 pub fn copy_context() -> Context {
     Context::current()
 }

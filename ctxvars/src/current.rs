@@ -2,18 +2,15 @@
 //!
 //! A context is an `Arc` of a small sorted vector of `(var id, value)` entries: a snapshot
 //! is one `Arc` clone, and a `set` mutates in place while nothing else shares the map
-//! (copy-on-write). Values are type-erased `Arc`s so a copied map shares them without
-//! requiring `T: Clone`.
+//! (copy-on-write). Values are type-erased, reference-counted [`Value`]s so a copied map
+//! shares them without requiring `T: Clone`.
 
-use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::mem;
 use std::num::NonZeroU64;
 
-use crate::sync::{self, Arc, AtomicU64, Ordering};
-
-/// A type-erased, shareable variable value.
-pub(crate) type Value = Arc<dyn Any + Send + Sync>;
+use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::value::Value;
 
 /// The identity of a `ContextVar` or of a context (never reused).
 pub(crate) type Id = NonZeroU64;
@@ -25,19 +22,6 @@ pub(crate) fn fresh_id() -> Id {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     // 2^64 identities are never exhausted in practice; wrapping would only alias identities.
     NonZeroU64::new(id).unwrap_or(NonZeroU64::MIN)
-}
-
-/// Reinterprets a stored value as the variable's type.
-///
-/// # Safety
-/// Entries keyed by a var id are only ever written by the `ContextVar<T>` that owns that
-/// id (ids are unique and never reused), so an entry found under `ContextVar<T>`'s id
-/// always holds a `T`. Callers must look the value up under the id of a `ContextVar<T>`.
-pub(crate) unsafe fn downcast<T: Any>(value: &Value) -> &T {
-    // `&**`: an `&Arc<dyn Any>` would itself coerce to `&dyn Any` (the `Arc` is `Any`).
-    let any: &(dyn Any + Send + Sync) = &**value;
-    debug_assert!(any.is::<T>(), "context entry of an unexpected type");
-    &*(any as *const (dyn Any + Send + Sync) as *const T)
 }
 
 #[derive(Clone)]
@@ -55,10 +39,12 @@ pub(crate) struct Vars {
 }
 
 impl Vars {
+    #[inline]
     fn position(&self, var: Id) -> Result<usize, usize> {
         self.entries.binary_search_by_key(&var, |entry| entry.var)
     }
 
+    #[inline]
     pub(crate) fn get(&self, var: Id) -> Option<&Value> {
         self.position(var).ok().map(|at| &self.entries[at].value)
     }
@@ -72,6 +58,7 @@ impl Vars {
     }
 
     /// Sets `var` (or removes it when `value` is `None`); returns the value it replaced.
+    #[inline]
     fn put(&mut self, var: Id, name: &'static str, value: Option<Value>) -> Option<Value> {
         match (self.position(var), value) {
             (Ok(at), Some(value)) => Some(mem::replace(&mut self.entries[at].value, value)),
@@ -122,7 +109,7 @@ pub(crate) struct Current {
 // 2. While `borrows > 0`, mutations never write into the current map and never drop it:
 //    they install a modified copy and park the old map in `retired`. So every `&Vars`
 //    handed out stays valid until its borrow ends.
-sync::current_thread_local! {
+crate::sync::current_thread_local! {
     static CURRENT: Current = Current {
         vars: UnsafeCell::new(None),
         id: Cell::new(None),
@@ -134,6 +121,7 @@ sync::current_thread_local! {
 /// Runs `f` with this thread's state, or with `None` while thread-local storage is being
 /// torn down (a value's destructor running at thread exit): ctxvars then behaves as an
 /// empty context whose changes are discarded.
+#[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Current>) -> R) -> R {
     let mut f = Some(f);
     if let Ok(Some(result)) = CURRENT.try_with(|current| f.take().map(|f| f(Some(current)))) {
@@ -148,6 +136,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Current>) -> R) -> R {
 
 impl Current {
     /// The running context's identity, assigning one if it has none yet.
+    #[inline]
     pub(crate) fn id(&self) -> Id {
         match self.id.get() {
             Some(id) => id,
@@ -160,11 +149,21 @@ impl Current {
     }
 
     /// Whether the running context is `id` (a context without an identity is nobody's).
+    #[inline]
     pub(crate) fn is(&self, id: Id) -> bool {
         self.id.get() == Some(id)
     }
 
+    #[cold]
+    fn free_retired(&self) {
+        // SAFETY: invariant 1; the vector is moved out before its maps (and the user `Drop`
+        // code of their values) are dropped.
+        let retired = unsafe { mem::take(&mut *self.retired.get()) };
+        drop(retired);
+    }
+
     /// Calls `f` with `var`'s value in the running context. `f` may use ctxvars freely.
+    #[inline]
     pub(crate) fn with_var<R>(&self, var: Id, f: impl FnOnce(Option<&Value>) -> R) -> R {
         self.borrows.set(self.borrows.get() + 1);
         let _borrow = Borrow(self);
@@ -175,12 +174,14 @@ impl Current {
     }
 
     /// A new handle on the running context's map (an `Arc` clone, O(1)).
+    #[inline]
     pub(crate) fn snapshot(&self) -> Map {
         // SAFETY: invariant 1; cloning an `Arc` runs no user code.
         unsafe { (*self.vars.get()).clone() }
     }
 
     /// Makes `(vars, id)` the running context and returns the previous one.
+    #[inline]
     pub(crate) fn swap(&self, vars: Map, id: Option<Id>) -> (Map, Option<Id>) {
         // SAFETY: invariant 1; moving the `Arc`s drops nothing, and a map that is borrowed
         // stays alive in whoever holds it now (the caller restores it later).
@@ -189,6 +190,7 @@ impl Current {
     }
 
     /// Sets `var` in the running context (removes it for `None`); returns what it displaced.
+    #[inline]
     pub(crate) fn put(&self, var: Id, name: &'static str, value: Option<Value>) -> Displaced {
         // SAFETY: invariant 1: this `&mut` ends before we return and no user code runs while
         // it lives (allocation and `Arc` refcounting only).
@@ -226,15 +228,14 @@ impl Current {
 struct Borrow<'a>(&'a Current);
 
 impl Drop for Borrow<'_> {
+    #[inline]
     fn drop(&mut self) {
         let current = self.0;
         let borrows = current.borrows.get() - 1;
         current.borrows.set(borrows);
-        if borrows == 0 {
-            // SAFETY: invariant 1; the vector is moved out before its maps (and the user
-            // `Drop` code of their values) are dropped.
-            let retired = unsafe { mem::take(&mut *current.retired.get()) };
-            drop(retired);
+        // SAFETY (both accesses): invariant 1.
+        if borrows == 0 && unsafe { !(*current.retired.get()).is_empty() } {
+            current.free_retired();
         }
     }
 }

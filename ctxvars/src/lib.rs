@@ -35,6 +35,7 @@ mod context;
 mod current;
 mod spawn;
 mod sync;
+mod value;
 mod var;
 
 pub mod propagation;

@@ -4,33 +4,22 @@
 //! `ctxharness` models explore every interleaving of the code that ships (tokio's
 //! `src/loom` pattern). Everything else in the crate imports from here.
 
+/// The context map's pointer. triomphe's `Arc` has no weak count, so the uniqueness check a
+/// copy-on-write `set` makes is one load instead of std's compare-and-swap.
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 #[cfg(not(loom))]
-pub(crate) use std::sync::Arc;
+pub(crate) use triomphe::Arc;
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{fence, AtomicUsize};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{fence, AtomicUsize};
 
 /// Identity counters stay std atomics even under loom: a `static ContextVar` needs a
 /// const-constructible atomic (loom's are not), and identities only need uniqueness,
 /// never an ordering with other memory, so there is no interleaving to explore.
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Erases a value into the shared, type-erased form a context map stores.
-#[cfg(not(loom))]
-pub(crate) fn erase<T: std::any::Any + Send + Sync>(
-    value: T,
-) -> Arc<dyn std::any::Any + Send + Sync> {
-    Arc::new(value)
-}
-
-/// Erases a value into the shared, type-erased form a context map stores.
-#[cfg(loom)]
-pub(crate) fn erase<T: std::any::Any + Send + Sync>(
-    value: T,
-) -> Arc<dyn std::any::Any + Send + Sync> {
-    // loom's Arc cannot unsize-coerce; it adopts an already-erased std Arc instead.
-    let erased: std::sync::Arc<dyn std::any::Any + Send + Sync> = std::sync::Arc::new(value);
-    Arc::from_std(erased)
-}
 
 /// Declares the per-thread current-context slot.
 #[cfg(not(loom))]

@@ -4,8 +4,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::num::NonZeroU64;
 
-use crate::current::{downcast, fresh_id, with_current, Id, Value};
-use crate::sync::{self, AtomicU64, Ordering};
+use crate::current::{fresh_id, with_current, Id};
+use crate::sync::{AtomicU64, Ordering};
+use crate::value::Value;
 
 /// A context variable: a key whose value depends on the context the code runs in.
 ///
@@ -56,6 +57,7 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     }
 
     /// This variable's identity, assigned on first use.
+    #[inline]
     pub(crate) fn id(&self) -> Id {
         match NonZeroU64::new(self.id.load(Ordering::Relaxed)) {
             Some(id) => id,
@@ -64,6 +66,7 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     }
 
     /// This variable's identity if it was ever used (an unused variable is set nowhere).
+    #[inline]
     pub(crate) fn assigned_id(&self) -> Option<Id> {
         NonZeroU64::new(self.id.load(Ordering::Relaxed))
     }
@@ -82,6 +85,7 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     }
 
     /// The value in the current context, else the default, else `None`.
+    #[inline]
     pub fn get(&self) -> Option<T>
     where
         T: Clone,
@@ -91,7 +95,7 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
                 let current = current?;
                 current.with_var(var, |value| {
                     // SAFETY: looked up under this `ContextVar<T>`'s own id.
-                    value.map(|value| unsafe { downcast::<T>(value) }.clone())
+                    value.map(|value| unsafe { value.downcast::<T>() }.clone())
                 })
             })
         });
@@ -100,12 +104,13 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
 
     /// Calls `f` with a reference to the value in the current context (else the default,
     /// else `None`), without cloning it. `f` may use ctxvars, including setting this variable.
+    #[inline]
     pub fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
         let var = self.assigned_id();
         with_current(|current| match (current, var) {
             (Some(current), Some(var)) => current.with_var(var, |value| match value {
                 // SAFETY: looked up under this `ContextVar<T>`'s own id.
-                Some(value) => f(Some(unsafe { downcast::<T>(value) })),
+                Some(value) => f(Some(unsafe { value.downcast::<T>() })),
                 None => self.with_default_value(f),
             }),
             _ => self.with_default_value(f),
@@ -125,9 +130,10 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     /// Dropping the token does **not** restore anything (as in Python). Prefer
     /// [`scope`](Self::scope) or [`set_guard`](Self::set_guard), which cannot forget.
     #[must_use = "the token is needed to restore the previous value; use `scope` or `set_guard` to restore automatically"]
+    #[inline]
     pub fn set(&self, value: T) -> Token<T> {
         let var = self.id();
-        let value = sync::erase(value);
+        let value = Value::new(value);
         with_current(|current| match current {
             Some(current) => {
                 let context = current.id();
@@ -145,6 +151,7 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     /// Fails, changing nothing, if the token belongs to another variable
     /// ([`TokenError::DifferentVar`]) or was made in another context
     /// ([`TokenError::DifferentContext`]). Tokens need not be reset in LIFO order.
+    #[inline]
     pub fn reset(&self, token: Token<T>) -> Result<(), TokenError> {
         if Some(token.var) != self.assigned_id() {
             return Err(TokenError::DifferentVar);
@@ -164,6 +171,7 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
 
     /// Runs `f` with the variable set to `value`, restoring the previous value when `f`
     /// returns or panics.
+    #[inline]
     pub fn scope<R>(&self, value: T, f: impl FnOnce() -> R) -> R {
         let _restore = self.set_guard(value);
         f()
@@ -175,6 +183,7 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     /// created it. If it is dropped inside another context (moved into a
     /// [`Context::run`](crate::Context::run) closure), the reset is rejected like a foreign
     /// token and the value stays set in the context that made it.
+    #[inline]
     pub fn set_guard(&self, value: T) -> VarGuard<'_, T> {
         VarGuard {
             var: self,
@@ -214,6 +223,7 @@ pub struct Token<T> {
 }
 
 impl<T: Send + Sync + 'static> Token<T> {
+    #[inline]
     fn new(var: &ContextVar<T>, context: Id, old: Option<Value>) -> Self {
         Token {
             var: var.id(),
@@ -244,7 +254,7 @@ impl<T: Send + Sync + 'static> Token<T> {
         // SAFETY: `old` was read from this token's variable, a `ContextVar<T>`.
         self.old
             .as_ref()
-            .map(|value| unsafe { downcast::<T>(value) })
+            .map(|value| unsafe { value.downcast::<T>() })
     }
 }
 
@@ -293,6 +303,7 @@ pub struct VarGuard<'a, T: Send + Sync + 'static> {
 }
 
 impl<T: Send + Sync + 'static> Drop for VarGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(token) = self.token.take() {
             // A rejected reset (guard dropped in another context) leaves that context as the
