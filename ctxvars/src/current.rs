@@ -118,6 +118,12 @@ crate::sync::current_thread_local! {
     };
 }
 
+/// Runs `f` with this thread's state; `None` while thread-local storage is torn down.
+#[inline]
+pub(crate) fn try_current<R>(f: impl FnOnce(&Current) -> R) -> Option<R> {
+    CURRENT.try_with(f).ok()
+}
+
 /// Runs `f` with this thread's state, or with `None` while thread-local storage is being
 /// torn down (a value's destructor running at thread exit): ctxvars then behaves as an
 /// empty context whose changes are discarded.
@@ -165,8 +171,12 @@ impl Current {
     /// Calls `f` with `var`'s value in the running context. `f` may use ctxvars freely.
     #[inline]
     pub(crate) fn with_var<R>(&self, var: Id, f: impl FnOnce(Option<&Value>) -> R) -> R {
-        self.borrows.set(self.borrows.get() + 1);
-        let _borrow = Borrow(self);
+        let outer = self.borrows.get();
+        self.borrows.set(outer + 1);
+        let _borrow = Borrow {
+            current: self,
+            outer,
+        };
         // SAFETY: invariant 2 keeps the heap map alive and unchanged while `borrows > 0`;
         // the reference to the slot itself ends with this statement.
         let vars = unsafe { (*self.vars.get()).as_deref() };
@@ -192,25 +202,38 @@ impl Current {
     /// Sets `var` in the running context (removes it for `None`); returns what it displaced.
     #[inline]
     pub(crate) fn put(&self, var: Id, name: &'static str, value: Option<Value>) -> Displaced {
-        // SAFETY: invariant 1: this `&mut` ends before we return and no user code runs while
-        // it lives (allocation and `Arc` refcounting only).
-        let slot = unsafe { &mut *self.vars.get() };
-        let arc = slot.get_or_insert_with(|| Arc::new(Vars::default()));
-        let borrowed = self.borrows.get() > 0;
-        if !borrowed {
-            if let Some(vars) = Arc::get_mut(arc) {
+        if self.borrows.get() == 0 {
+            // SAFETY: invariant 1: this `&mut` ends before we return and no user code runs
+            // while it lives (no borrow is lent out, and displaced values are returned).
+            let slot = unsafe { &mut *self.vars.get() };
+            if let Some(vars) = slot.as_mut().and_then(Arc::get_mut) {
                 return Displaced {
                     value: vars.put(var, name, value),
                     _map: None,
                 };
             }
         }
-        // Shared with a snapshot, or borrowed by a running `with`: write a private copy.
-        let mut copy = Vars::clone(arc);
+        self.put_into_copy(var, name, value)
+    }
+
+    /// `put` for a map that is shared with a snapshot, lent to a running `with`, or absent.
+    #[cold]
+    #[inline(never)]
+    fn put_into_copy(&self, var: Id, name: &'static str, value: Option<Value>) -> Displaced {
+        // SAFETY: invariant 1: this `&mut` ends before we return and no user code runs while
+        // it lives (allocation and reference counting only).
+        let slot = unsafe { &mut *self.vars.get() };
+        let mut copy = slot.as_deref().cloned().unwrap_or_default();
         let old_value = copy.put(var, name, value);
-        let old_map = mem::replace(arc, Arc::new(copy));
-        if borrowed {
-            // SAFETY: as above; `retired` is only touched here and in `Borrow::drop`.
+        let Some(old_map) = slot.replace(Arc::new(copy)) else {
+            return Displaced {
+                value: old_value,
+                _map: None,
+            };
+        };
+        if self.borrows.get() > 0 {
+            // Invariant 2: a `with` may hold a reference into the old map.
+            // SAFETY: invariant 1; `retired` is only touched here and in `free_retired`.
             unsafe { (*self.retired.get()).push(old_map) };
             return Displaced {
                 value: old_value,
@@ -225,16 +248,20 @@ impl Current {
 }
 
 /// Ends one `with_var` borrow; the last one frees the maps retired meanwhile.
-struct Borrow<'a>(&'a Current);
+struct Borrow<'a> {
+    current: &'a Current,
+    /// The count before this borrow. Restoring it (rather than decrementing) keeps the
+    /// next `get` from waiting on this store-to-load round trip in tight loops.
+    outer: usize,
+}
 
 impl Drop for Borrow<'_> {
     #[inline]
     fn drop(&mut self) {
-        let current = self.0;
-        let borrows = current.borrows.get() - 1;
-        current.borrows.set(borrows);
-        // SAFETY (both accesses): invariant 1.
-        if borrows == 0 && unsafe { !(*current.retired.get()).is_empty() } {
+        let current = self.current;
+        current.borrows.set(self.outer);
+        // SAFETY (the `retired` access): invariant 1.
+        if self.outer == 0 && unsafe { !(*current.retired.get()).is_empty() } {
             current.free_retired();
         }
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::num::NonZeroU64;
 
-use crate::current::{fresh_id, with_current, Id};
+use crate::current::{fresh_id, try_current, with_current, Id};
 use crate::sync::{AtomicU64, Ordering};
 use crate::value::Value;
 
@@ -91,13 +91,13 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
         T: Clone,
     {
         let found = self.assigned_id().and_then(|var| {
-            with_current(|current| {
-                let current = current?;
+            try_current(|current| {
                 current.with_var(var, |value| {
                     // SAFETY: looked up under this `ContextVar<T>`'s own id.
                     value.map(|value| unsafe { value.downcast::<T>() }.clone())
                 })
             })
+            .flatten()
         });
         found.or_else(|| self.default.map(|default| default()))
     }
@@ -134,16 +134,26 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     pub fn set(&self, value: T) -> Token<T> {
         let var = self.id();
         let value = Value::new(value);
-        with_current(|current| match current {
-            Some(current) => {
-                let context = current.id();
-                let old = current.put(var, self.name, Some(value)).into_value();
-                Token::new(self, context, old)
-            }
-            // Thread-local storage is being torn down: the value has nowhere to live, and
-            // a token bound to no context is rejected by `reset`.
-            None => Token::detached(self),
-        })
+        let set = try_current(|current| {
+            let context = current.id();
+            (
+                context,
+                current.put(var, self.name, Some(value)).into_value(),
+            )
+        });
+        let (context, old) = match set {
+            Some((context, old)) => (Some(context), old),
+            // Thread-local storage is being torn down: the value has nowhere to live, and a
+            // token bound to no context is rejected by `reset`.
+            None => (None, None),
+        };
+        Token {
+            var,
+            var_name: self.name,
+            context,
+            old,
+            _type: PhantomData,
+        }
     }
 
     /// Restores the value `token` saw before its `set`, in the context that made it.
@@ -160,13 +170,19 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
             return Err(TokenError::DifferentContext);
         };
         let Token { var, old, .. } = token;
-        with_current(|current| match current {
-            Some(current) if current.is(context) => {
-                drop(current.put(var, self.name, old));
+        let restored = try_current(|current| {
+            current
+                .is(context)
+                .then(|| current.put(var, self.name, old))
+        });
+        match restored {
+            // Dropped here, after the thread state is released: a value's `Drop` may use ctxvars.
+            Some(Some(displaced)) => {
+                drop(displaced);
                 Ok(())
             }
             _ => Err(TokenError::DifferentContext),
-        })
+        }
     }
 
     /// Runs `f` with the variable set to `value`, restoring the previous value when `f`
@@ -223,27 +239,6 @@ pub struct Token<T> {
 }
 
 impl<T: Send + Sync + 'static> Token<T> {
-    #[inline]
-    fn new(var: &ContextVar<T>, context: Id, old: Option<Value>) -> Self {
-        Token {
-            var: var.id(),
-            var_name: var.name,
-            context: Some(context),
-            old,
-            _type: PhantomData,
-        }
-    }
-
-    fn detached(var: &ContextVar<T>) -> Self {
-        Token {
-            var: var.id(),
-            var_name: var.name,
-            context: None,
-            old: None,
-            _type: PhantomData,
-        }
-    }
-
     /// The name of the variable that made this token.
     pub fn var_name(&self) -> &'static str {
         self.var_name
