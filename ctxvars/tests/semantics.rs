@@ -231,7 +231,8 @@ fn many_vars_keep_their_own_values() {
 
 #[test]
 fn propagate_runs_in_the_snapshot_taken_at_wrap_time() {
-    let var: &'static ContextVar<&str> = Box::leak(Box::new(ContextVar::new("trace")));
+    static TRACE: ContextVar<&str> = ContextVar::new("trace");
+    let var = &TRACE;
     let job = var.scope("trace-abc-123", || propagate(move || var.get()));
     let _other = var.set_guard("other");
     assert_eq!(
