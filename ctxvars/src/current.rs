@@ -27,7 +27,6 @@ pub(crate) fn fresh_id() -> Id {
 #[derive(Clone)]
 struct Entry {
     var: Id,
-    name: &'static str,
     value: Value,
 }
 
@@ -39,9 +38,22 @@ pub(crate) struct Vars {
 }
 
 impl Vars {
-    #[inline]
+    /// Where `var` is (`Ok`) or would be inserted (`Err`).
+    #[inline(always)]
     fn position(&self, var: Id) -> Result<usize, usize> {
-        self.entries.binary_search_by_key(&var, |entry| entry.var)
+        if self.entries.len() > LINEAR_SEARCH_MAX {
+            return self.entries.binary_search_by_key(&var, |entry| entry.var);
+        }
+        // Short maps: a forward scan is predictable and needs no dependent loads.
+        let at = self
+            .entries
+            .iter()
+            .take_while(|entry| entry.var < var)
+            .count();
+        match self.entries.get(at) {
+            Some(entry) if entry.var == var => Ok(at),
+            _ => Err(at),
+        }
     }
 
     #[inline]
@@ -54,23 +66,26 @@ impl Vars {
     }
 
     pub(crate) fn names(&self) -> impl Iterator<Item = &'static str> + Clone + '_ {
-        self.entries.iter().map(|entry| entry.name)
+        self.entries.iter().map(|entry| entry.value.var_name())
     }
 
     /// Sets `var` (or removes it when `value` is `None`); returns the value it replaced.
-    #[inline]
-    fn put(&mut self, var: Id, name: &'static str, value: Option<Value>) -> Option<Value> {
+    #[inline(always)]
+    fn put(&mut self, var: Id, value: Option<Value>) -> Option<Value> {
         match (self.position(var), value) {
             (Ok(at), Some(value)) => Some(mem::replace(&mut self.entries[at].value, value)),
             (Ok(at), None) => Some(self.entries.remove(at).value),
             (Err(at), Some(value)) => {
-                self.entries.insert(at, Entry { var, name, value });
+                self.entries.insert(at, Entry { var, value });
                 None
             }
             (Err(_), None) => None,
         }
     }
 }
+
+/// Up to this many variables a linear scan beats a binary search.
+const LINEAR_SEARCH_MAX: usize = 16;
 
 /// A context's map: `None` while empty, so fresh contexts never allocate.
 pub(crate) type Map = Option<Arc<Vars>>;
@@ -85,6 +100,7 @@ pub(crate) struct Displaced {
 
 impl Displaced {
     /// The displaced value; the displaced map (if any) is dropped here, outside `put`.
+    #[inline(always)]
     pub(crate) fn into_value(self) -> Option<Value> {
         self.value
     }
@@ -200,31 +216,31 @@ impl Current {
     }
 
     /// Sets `var` in the running context (removes it for `None`); returns what it displaced.
-    #[inline]
-    pub(crate) fn put(&self, var: Id, name: &'static str, value: Option<Value>) -> Displaced {
+    #[inline(always)]
+    pub(crate) fn put(&self, var: Id, value: Option<Value>) -> Displaced {
         if self.borrows.get() == 0 {
             // SAFETY: invariant 1: this `&mut` ends before we return and no user code runs
             // while it lives (no borrow is lent out, and displaced values are returned).
             let slot = unsafe { &mut *self.vars.get() };
             if let Some(vars) = slot.as_mut().and_then(Arc::get_mut) {
                 return Displaced {
-                    value: vars.put(var, name, value),
+                    value: vars.put(var, value),
                     _map: None,
                 };
             }
         }
-        self.put_into_copy(var, name, value)
+        self.put_into_copy(var, value)
     }
 
     /// `put` for a map that is shared with a snapshot, lent to a running `with`, or absent.
     #[cold]
     #[inline(never)]
-    fn put_into_copy(&self, var: Id, name: &'static str, value: Option<Value>) -> Displaced {
+    fn put_into_copy(&self, var: Id, value: Option<Value>) -> Displaced {
         // SAFETY: invariant 1: this `&mut` ends before we return and no user code runs while
         // it lives (allocation and reference counting only).
         let slot = unsafe { &mut *self.vars.get() };
         let mut copy = slot.as_deref().cloned().unwrap_or_default();
-        let old_value = copy.put(var, name, value);
+        let old_value = copy.put(var, value);
         let Some(old_map) = slot.replace(Arc::new(copy)) else {
             return Displaced {
                 value: old_value,

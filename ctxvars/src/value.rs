@@ -19,6 +19,8 @@ use crate::sync::{fence, AtomicUsize, Ordering};
 /// The part of every allocation the erased handle can see.
 struct Header {
     refs: AtomicUsize,
+    /// The name of the variable holding the value, for `Debug` of a `Context`.
+    var_name: &'static str,
     /// Drops the whole `Inner<T>` allocation this header starts.
     destroy: unsafe fn(NonNull<Header>),
     #[cfg(debug_assertions)]
@@ -50,10 +52,11 @@ const MAX_REFS: usize = isize::MAX as usize;
 
 impl Value {
     #[inline]
-    pub(crate) fn new<T: Any + Send + Sync>(value: T) -> Self {
+    pub(crate) fn new<T: Any + Send + Sync>(var_name: &'static str, value: T) -> Self {
         let inner = Inner {
             header: Header {
                 refs: AtomicUsize::new(1),
+                var_name,
                 destroy: destroy::<T>,
                 #[cfg(debug_assertions)]
                 type_id: std::any::TypeId::of::<T>(),
@@ -76,6 +79,11 @@ impl Value {
             ptr: block.cast(),
             _owns: PhantomData,
         }
+    }
+
+    /// The name of the variable the value was set on.
+    pub(crate) fn var_name(&self) -> &'static str {
+        self.header().var_name
     }
 
     fn header(&self) -> &Header {
@@ -217,7 +225,7 @@ mod tests {
     #[test]
     fn value_is_dropped_once_when_the_last_clone_goes() {
         let drops = StdArc::new(StdCounter::new(0));
-        let first = Value::new(CountsDrops(drops.clone()));
+        let first = Value::new("v", CountsDrops(drops.clone()));
         let second = first.clone();
         let third = second.clone();
         drop(first);
@@ -230,7 +238,7 @@ mod tests {
     #[test]
     fn clones_dropped_on_other_threads_free_the_value_once() {
         let drops = StdArc::new(StdCounter::new(0));
-        let value = Value::new(CountsDrops(drops.clone()));
+        let value = Value::new("v", CountsDrops(drops.clone()));
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 let clone = value.clone();
@@ -246,7 +254,7 @@ mod tests {
 
     #[test]
     fn downcast_reads_the_stored_value() {
-        let value = Value::new(String::from("req-1"));
+        let value = Value::new("v", String::from("req-1"));
         // SAFETY: made from a String.
         assert_eq!(unsafe { value.downcast::<String>() }, "req-1");
     }

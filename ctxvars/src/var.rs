@@ -4,7 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::num::NonZeroU64;
 
-use crate::current::{fresh_id, try_current, with_current, Id};
+use crate::current::{fresh_id, try_current, Id};
 use crate::sync::{AtomicU64, Ordering};
 use crate::value::Value;
 
@@ -106,15 +106,24 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     /// else `None`), without cloning it. `f` may use ctxvars, including setting this variable.
     #[inline]
     pub fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
-        let var = self.assigned_id();
-        with_current(|current| match (current, var) {
-            (Some(current), Some(var)) => current.with_var(var, |value| match value {
-                // SAFETY: looked up under this `ContextVar<T>`'s own id.
-                Some(value) => f(Some(unsafe { value.downcast::<T>() })),
-                None => self.with_default_value(f),
-            }),
-            _ => self.with_default_value(f),
-        })
+        let mut f = Some(f);
+        if let Some(var) = self.assigned_id() {
+            let found = try_current(|current| {
+                current.with_var(var, |value| {
+                    let (value, f) = (value?, f.take()?);
+                    // SAFETY: looked up under this `ContextVar<T>`'s own id.
+                    Some(f(Some(unsafe { value.downcast::<T>() })))
+                })
+            });
+            if let Some(Some(result)) = found {
+                return result;
+            }
+        }
+        match f {
+            Some(f) => self.with_default_value(f),
+            // `f` is only taken on the path that returned above.
+            None => unreachable!("ContextVar::with called its callback without returning"),
+        }
     }
 
     fn with_default_value<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
@@ -133,13 +142,10 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     #[inline]
     pub fn set(&self, value: T) -> Token<T> {
         let var = self.id();
-        let value = Value::new(value);
+        let value = Value::new(self.name, value);
         let set = try_current(|current| {
             let context = current.id();
-            (
-                context,
-                current.put(var, self.name, Some(value)).into_value(),
-            )
+            (context, current.put(var, Some(value)).into_value())
         });
         let (context, old) = match set {
             Some((context, old)) => (Some(context), old),
@@ -170,11 +176,7 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
             return Err(TokenError::DifferentContext);
         };
         let Token { var, old, .. } = token;
-        let restored = try_current(|current| {
-            current
-                .is(context)
-                .then(|| current.put(var, self.name, old))
-        });
+        let restored = try_current(|current| current.is(context).then(|| current.put(var, old)));
         match restored {
             // Dropped here, after the thread state is released: a value's `Drop` may use ctxvars.
             Some(Some(displaced)) => {
