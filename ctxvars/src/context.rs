@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::current::{with_current, Id, Map};
+use crate::current::{try_current, with_current, Id, Map};
 use crate::var::ContextVar;
 
 /// A set of context-variable values, like Python's `contextvars.Context`.
@@ -41,7 +41,7 @@ impl Context {
     /// A snapshot of the current context, in O(1). Same as [`copy_context`].
     #[inline]
     pub fn current() -> Self {
-        let vars = with_current(|current| current.and_then(|current| current.snapshot()));
+        let vars = try_current(|current| current.snapshot()).flatten();
         Context { vars, id: None }
     }
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::num::NonZeroU64;
 
-use crate::current::{fresh_id, try_current, Id};
+use crate::current::{fresh_id, try_current, with_current, Id};
 use crate::sync::{AtomicU64, Ordering};
 use crate::value::Value;
 
@@ -106,24 +106,15 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     /// else `None`), without cloning it. `f` may use ctxvars, including setting this variable.
     #[inline]
     pub fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
-        let mut f = Some(f);
-        if let Some(var) = self.assigned_id() {
-            let found = try_current(|current| {
-                current.with_var(var, |value| {
-                    let (value, f) = (value?, f.take()?);
-                    // SAFETY: looked up under this `ContextVar<T>`'s own id.
-                    Some(f(Some(unsafe { value.downcast::<T>() })))
-                })
-            });
-            if let Some(Some(result)) = found {
-                return result;
-            }
-        }
-        match f {
-            Some(f) => self.with_default_value(f),
-            // `f` is only taken on the path that returned above.
-            None => unreachable!("ContextVar::with called its callback without returning"),
-        }
+        let var = self.assigned_id();
+        with_current(|current| match (current, var) {
+            (Some(current), Some(var)) => current.with_var(var, |value| match value {
+                // SAFETY: looked up under this `ContextVar<T>`'s own id.
+                Some(value) => f(Some(unsafe { value.downcast::<T>() })),
+                None => self.with_default_value(f),
+            }),
+            _ => self.with_default_value(f),
+        })
     }
 
     fn with_default_value<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
