@@ -1,1 +1,23 @@
-//! x
+//! ctxlint finds context-propagation bugs: context values set and never restored, guards
+//! held across `.await`, thread-locals used as task state, and work spawned without the
+//! caller's context.
+//!
+//! The data path is discovery → parse (one front end per language) → index → rules →
+//! diagnostics → printers; [`linter::check`] runs it, [`cli::run`] wraps it for the binary.
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod diagnostic;
+pub mod discovery;
+pub mod error;
+pub mod linter;
+pub mod printer;
+pub mod registry;
+mod rules;
+mod rust;
+pub mod settings;
+pub mod source;
+mod suppression;
+
+pub use error::Error;
+pub use registry::Rule;

@@ -1,0 +1,175 @@
+//! A run: discover files, read each once, parse and index them in parallel, merge the
+//! crate-wide facts, check every file, apply suppressions, sort.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::diagnostic::{Diagnostic, Finding};
+use crate::discovery;
+use crate::error::Error;
+use crate::registry::Rule;
+use crate::rules;
+use crate::rust::{self, FileIndex, ProjectIndex, RustContext};
+use crate::settings::Settings;
+use crate::source::SourceFile;
+use crate::suppression;
+
+/// Worker stacks: syn and the rules recurse once per nesting level, and `rust::MAX_NESTING`
+/// bounds the levels; this leaves a wide margin.
+const STACK_SIZE: usize = 64 << 20;
+
+/// The result of a run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Every finding, sorted by file, row, column and code.
+    pub findings: Vec<Finding>,
+    /// How many files were checked.
+    pub files: usize,
+}
+
+/// Lints `paths` with `settings`.
+pub fn check(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
+    let files = discovery::discover(paths, settings)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .stack_size(STACK_SIZE)
+        .build()
+        .map_err(|error| Error::ThreadPool(error.to_string()))?;
+    pool.install(|| Ok(check_files(&files, settings)))
+}
+
+/// A file after the first pass: its text and its index, or the reason it cannot be checked.
+struct Loaded {
+    source: Arc<SourceFile>,
+    outcome: Result<FileIndex, Diagnostic>,
+}
+
+fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
+    let loaded: Vec<Loaded> = files.par_iter().map(|path| load(path)).collect();
+    let mut project = ProjectIndex::default();
+    for file in &loaded {
+        if let Ok(index) = &file.outcome {
+            project.merge(index);
+        }
+    }
+    let mut findings: Vec<Finding> = loaded
+        .into_par_iter()
+        .flat_map_iter(|file| {
+            let enabled = settings.rules_for(file.source.path());
+            let diagnostics = match file.outcome {
+                Ok(_) => guarded(&file.source, || {
+                    check_file(&file.source, &project, settings)
+                }),
+                Err(diagnostic) => vec![diagnostic],
+            };
+            let diagnostics = suppression::apply(&file.source, diagnostics, enabled)
+                .into_iter()
+                .filter(|diagnostic| enabled.contains(diagnostic.rule));
+            let source = file.source.clone();
+            diagnostics
+                .map(move |diagnostic| Finding::new(source.clone(), diagnostic))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    findings.sort_by(|a, b| {
+        a.sort_key()
+            .cmp(&b.sort_key())
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    Report {
+        findings,
+        files: files.len(),
+    }
+}
+
+/// Reads, decodes, parses and indexes one file.
+fn load(path: &Path) -> Loaded {
+    let (source, outcome) = match std::fs::read(path) {
+        Err(error) => {
+            let source = SourceFile::new(path.to_path_buf(), String::new());
+            (
+                source,
+                Err(Diagnostic::new(
+                    Rule::SyntaxError,
+                    0..0,
+                    format!("cannot read file: {error}"),
+                )),
+            )
+        }
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Err(error) => {
+                let at = error.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+                let source = SourceFile::new(path.to_path_buf(), text);
+                let message =
+                    format!("file is not valid UTF-8 (first invalid byte at offset {at})");
+                (
+                    source,
+                    Err(Diagnostic::new(Rule::SyntaxError, 0..0, message)),
+                )
+            }
+            Ok(text) => {
+                let source = SourceFile::new(path.to_path_buf(), text);
+                let outcome = guarded_result(&source, || {
+                    rust::parse(&source).map(|ast| FileIndex::build(&ast))
+                });
+                (source, outcome)
+            }
+        },
+    };
+    Loaded {
+        source: Arc::new(source),
+        outcome,
+    }
+}
+
+/// Parses again and runs the rules (spans are only valid on the thread that parsed them,
+/// so the syntax tree is not kept between passes).
+fn check_file(source: &SourceFile, project: &ProjectIndex, settings: &Settings) -> Vec<Diagnostic> {
+    let ast = match rust::parse(source) {
+        Ok(ast) => ast,
+        Err(diagnostic) => return vec![diagnostic],
+    };
+    let index = FileIndex::build(&ast);
+    let mut context = RustContext::new(
+        source,
+        &ast,
+        &index,
+        project,
+        settings,
+        settings.rules_for(source.path()),
+    );
+    rules::check_rust(&mut context);
+    context.into_diagnostics()
+}
+
+/// Runs `work` so that a panic becomes a CTX000 finding for this file instead of ending
+/// the run; the thread's span table is cleared afterwards so memory stays flat.
+fn guarded(source: &SourceFile, work: impl FnOnce() -> Vec<Diagnostic>) -> Vec<Diagnostic> {
+    match guarded_result(source, || Ok(work())) {
+        Ok(diagnostics) => diagnostics,
+        Err(diagnostic) => vec![diagnostic],
+    }
+}
+
+fn guarded_result<T>(
+    source: &SourceFile,
+    work: impl FnOnce() -> Result<T, Diagnostic>,
+) -> Result<T, Diagnostic> {
+    let result = catch_unwind(AssertUnwindSafe(work));
+    proc_macro2::extra::invalidate_current_thread_spans();
+    result.unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|text| text.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        let message = format!(
+            "internal error while checking {}: {reason}",
+            source.path().display()
+        );
+        Err(Diagnostic::new(Rule::SyntaxError, 0..0, message))
+    })
+}

@@ -1,0 +1,175 @@
+//! The Rust front end: parsing with `syn`, the shared per-file index, and the helpers
+//! every Rust rule uses to recognise context operations.
+
+pub(crate) mod context_calls;
+pub(crate) mod index;
+pub(crate) mod macros;
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use proc_macro2::Span;
+
+use crate::diagnostic::Diagnostic;
+use crate::registry::{Rule, RuleSet};
+use crate::settings::Settings;
+use crate::source::SourceFile;
+
+pub(crate) use index::{FileIndex, ProjectIndex};
+
+/// Deeper bracket nesting than this is reported instead of parsed: a recursive-descent
+/// parser would need an unbounded stack, and no hand-written code nests this deep.
+pub(crate) const MAX_NESTING: usize = 256;
+
+/// Parses `source` as a Rust file; a file that does not parse becomes a CTX000 diagnostic.
+pub(crate) fn parse(source: &SourceFile) -> Result<syn::File, Diagnostic> {
+    let text = source.text();
+    if let Some(at) = too_deep(text) {
+        return Err(Diagnostic::new(
+            Rule::SyntaxError,
+            at..at,
+            format!("nesting is deeper than {MAX_NESTING} levels; the file was not checked"),
+        ));
+    }
+    let parsed = syn::parse_str::<syn::File>(&offset_preserving(text));
+    parsed.map_err(|error| {
+        let range = byte_range(error.span());
+        let message = error.to_string();
+        // The tokenizer's own message says nothing about the cause; these are its causes.
+        let message = if message == "cannot parse string into token stream" {
+            "unbalanced delimiter or unterminated literal".to_string()
+        } else {
+            message
+        };
+        Diagnostic::new(Rule::SyntaxError, range, format!("syntax error: {message}"))
+    })
+}
+
+/// The text with a byte-order mark and a shebang line blanked out, byte for byte, so every
+/// span's byte offsets are offsets into the original file (`syn::parse_file` strips them).
+fn offset_preserving(text: &str) -> Cow<'_, str> {
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let rest = &text[bom..];
+    let shebang = if rest.starts_with("#!") && !rest[2..].trim_start().starts_with('[') {
+        rest.find('\n').unwrap_or(rest.len())
+    } else {
+        0
+    };
+    if bom + shebang == 0 {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(format!(
+        "{}{}",
+        " ".repeat(bom + shebang),
+        &text[bom + shebang..]
+    ))
+}
+
+/// Where bracket nesting first exceeds `MAX_NESTING`, ignoring brackets in comments,
+/// strings and character literals only roughly (a false alarm needs 256 levels anyway).
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (at, byte) in text.bytes().enumerate() {
+        match byte {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(at);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The byte range of a span in the file it was parsed from (this thread's last parse).
+pub(crate) fn byte_range(span: Span) -> Range<usize> {
+    span.byte_range()
+}
+
+/// What a Rust rule gets: the file, its syntax tree and index, the project-wide index.
+pub(crate) struct RustContext<'a> {
+    pub(crate) source: &'a SourceFile,
+    pub(crate) ast: &'a syn::File,
+    pub(crate) index: &'a FileIndex,
+    pub(crate) project: &'a ProjectIndex,
+    #[allow(dead_code)] // read by CTX003 (extra spawn functions), which is landing next
+    pub(crate) settings: &'a Settings,
+    enabled: RuleSet,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<'a> RustContext<'a> {
+    pub(crate) fn new(
+        source: &'a SourceFile,
+        ast: &'a syn::File,
+        index: &'a FileIndex,
+        project: &'a ProjectIndex,
+        settings: &'a Settings,
+        enabled: RuleSet,
+    ) -> Self {
+        RustContext {
+            source,
+            ast,
+            index,
+            project,
+            settings,
+            enabled,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// Whether `rule` runs on this file (rules skip their work otherwise).
+    pub(crate) fn enabled(&self, rule: Rule) -> bool {
+        self.enabled.contains(rule)
+    }
+
+    /// Records a finding.
+    pub(crate) fn report(&mut self, diagnostic: Diagnostic) {
+        if self.enabled(diagnostic.rule) {
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
+    pub(crate) fn into_diagnostics(self) -> Vec<Diagnostic> {
+        self.diagnostics
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_survive_a_bom_and_a_shebang() {
+        let text = "\u{feff}#!/usr/bin/env run-cargo-script\nfn main() {}\n";
+        let source = SourceFile::new("x.rs".into(), text.to_string());
+        let file = parse(&source).expect("parses");
+        let syn::Item::Fn(main) = &file.items[0] else {
+            panic!("a fn")
+        };
+        let range = byte_range(main.sig.ident.span());
+        assert_eq!(&text[range], "main");
+    }
+
+    #[test]
+    fn a_syntax_error_reports_its_position() {
+        let source = SourceFile::new("x.rs".into(), "fn main() {\n    let = 1;\n}\n".into());
+        let error = parse(&source).expect_err("does not parse");
+        assert_eq!(error.rule, Rule::SyntaxError);
+        assert_eq!(source.location(error.range.start).row, 2);
+    }
+
+    #[test]
+    fn deep_nesting_is_reported_not_parsed() {
+        let text = format!("fn f() {{ {}{} }}", "(".repeat(10_000), ")".repeat(10_000));
+        let error = parse(&SourceFile::new("x.rs".into(), text)).expect_err("too deep");
+        assert!(error.message.contains("nesting"));
+    }
+}
