@@ -127,7 +127,7 @@ impl Rule {
             .to_string()
     }
 
-    /// Where the rule's documentation is published.
+    /// Where the rule's documentation is published (its heading in `docs/rules.md`).
     pub fn url(self) -> String {
         format!(
             "https://github.com/ctxlint/ctxlint/blob/main/docs/rules.md#{}-{}",
@@ -135,6 +135,53 @@ impl Rule {
             self.name()
         )
     }
+
+    /// The first sentence of "What it does".
+    pub fn summary(self) -> String {
+        let doc = self.doc();
+        let body = doc.split("## What it does").nth(1).unwrap_or(&doc);
+        let paragraph = body
+            .trim()
+            .split("\n\n")
+            .next()
+            .unwrap_or("")
+            .replace('\n', " ");
+        match paragraph.find(". ") {
+            Some(end) => paragraph[..=end].to_string(),
+            None => paragraph,
+        }
+    }
+}
+
+/// The Markdown rules table for the README: code, name, severity, what it finds.
+pub fn rules_table() -> String {
+    let mut table = String::from("| Code | Name | Severity | What it finds |\n|---|---|---|---|\n");
+    for rule in Rule::ALL {
+        table.push_str(&format!(
+            "| [{}]({}) | `{}` | {} | {} |\n",
+            rule.code(),
+            rule.url(),
+            rule.name(),
+            rule.severity().as_str(),
+            rule.summary()
+        ));
+    }
+    table
+}
+
+/// Every rule's documentation as one Markdown page (`docs/rules.md`).
+pub fn rules_page() -> String {
+    let mut page = String::from("# ctxlint rules\n\nGenerated from the rules' doc comments (`ctxlint rule --all`); do not edit by hand.\n");
+    for rule in Rule::ALL {
+        // Headings inside a rule move one level down under the rule's own heading.
+        let doc = rule.doc().replace("\n## ", "\n### ");
+        let doc = doc
+            .strip_prefix("## ")
+            .map(|rest| format!("### {rest}"))
+            .unwrap_or(doc);
+        page.push_str(&format!("\n## {}: {}\n\n{doc}\n", rule.code(), rule.name()));
+    }
+    page
 }
 
 impl fmt::Display for Rule {

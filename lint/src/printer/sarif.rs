@@ -15,7 +15,7 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             json!({
                 "id": rule.code(),
                 "name": rule.name(),
-                "shortDescription": {"text": first_paragraph(&rule.doc())},
+                "shortDescription": {"text": rule.summary()},
                 "fullDescription": {"text": rule.doc()},
                 "helpUri": rule.url(),
                 "defaultConfiguration": {"level": level(rule.severity())},
@@ -77,15 +77,6 @@ fn level(severity: Severity) -> &'static str {
         Severity::Error => "error",
         Severity::Warning => "warning",
     }
-}
-
-fn first_paragraph(doc: &str) -> String {
-    let body = doc.split("## What it does").nth(1).unwrap_or(doc);
-    body.trim()
-        .split("\n\n")
-        .next()
-        .unwrap_or("")
-        .replace('\n', " ")
 }
 
 /// A URI relative to the working directory, `/`-separated, percent-encoded where needed.
