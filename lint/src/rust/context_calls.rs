@@ -31,7 +31,10 @@ impl GuardKind {
 /// The guard `expr` makes, if it is a guard-making call.
 pub(crate) fn guard_call(expr: &syn::Expr, index: &FileIndex) -> Option<GuardKind> {
     match expr {
-        syn::Expr::MethodCall(call) if call.args.is_empty() && call.method == "enter" => {
+        // `enter()` borrows the span; `entered()` consumes it into an `EnteredSpan`.
+        syn::Expr::MethodCall(call)
+            if call.args.is_empty() && (call.method == "enter" || call.method == "entered") =>
+        {
             (!is_runtime_handle(&call.receiver)).then_some(GuardKind::SpanEnter)
         }
         syn::Expr::MethodCall(call) if call.args.is_empty() && call.method == "attach" => {
@@ -60,20 +63,43 @@ pub(crate) fn guard_call(expr: &syn::Expr, index: &FileIndex) -> Option<GuardKin
     }
 }
 
-/// `handle.enter()`, `rt.enter()`, `Handle::current().enter()`: tokio's runtime guard is not
-/// a context (the receiver's shape tells them apart).
-fn is_runtime_handle(receiver: &syn::Expr) -> bool {
-    let text = quote_lowercase(receiver);
-    ["handle", "runtime", "rt"].iter().any(|word| {
-        text.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .any(|part| part == *word || part.ends_with(&format!("_{word}")))
-    })
-}
-
-fn quote_lowercase(expr: &syn::Expr) -> String {
-    quote::ToTokens::to_token_stream(expr)
-        .to_string()
-        .to_ascii_lowercase()
+/// `handle.enter()`, `rt2.enter()`, `LocalSet::new().enter()`: tokio's runtime guards are
+/// not contexts. The receiver's name (or the type it is made from) tells them apart.
+pub(crate) fn is_runtime_handle(receiver: &syn::Expr) -> bool {
+    let name = match receiver {
+        syn::Expr::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
+        syn::Expr::Field(field) => match &field.member {
+            syn::Member::Named(ident) => Some(ident.to_string()),
+            syn::Member::Unnamed(_) => None,
+        },
+        // `Handle::current().enter()`, `Runtime::new().unwrap().enter()`: the type's name.
+        syn::Expr::Call(call) => match &*call.func {
+            syn::Expr::Path(path) => path
+                .path
+                .segments
+                .iter()
+                .rev()
+                .nth(1)
+                .map(|s| s.ident.to_string()),
+            _ => None,
+        },
+        syn::Expr::MethodCall(call) => return is_runtime_handle(&call.receiver),
+        syn::Expr::Reference(reference) => return is_runtime_handle(&reference.expr),
+        syn::Expr::Paren(inner) => return is_runtime_handle(&inner.expr),
+        _ => None,
+    };
+    let Some(name) = name else { return false };
+    let name = name.to_ascii_lowercase();
+    let stem = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    matches!(
+        stem,
+        "h" | "rt" | "runtime" | "handle" | "local" | "local_set" | "localset" | "localruntime"
+    ) || ["rt_", "runtime_", "handle_", "local_set_"]
+        .iter()
+        .any(|prefix| stem.starts_with(prefix))
+        || ["_rt", "_runtime", "_handle"]
+            .iter()
+            .any(|suffix| stem.ends_with(suffix))
 }
 
 #[cfg(test)]
@@ -105,6 +131,9 @@ mod tests {
         assert_eq!(kind("handle.enter()"), None);
         assert_eq!(kind("Handle::current().enter()"), None);
         assert_eq!(kind("self.rt.enter()"), None);
+        assert_eq!(kind("rt2.enter()"), None);
+        assert_eq!(kind("LocalSet::new().enter()"), None);
+        assert_eq!(kind("Runtime::new().unwrap().enter()"), None);
         assert_eq!(kind("span.in_scope(f)"), None);
         assert_eq!(kind("set_default(x)"), None);
     }
