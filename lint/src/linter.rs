@@ -5,6 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
 
 use crate::diagnostic::{Diagnostic, Finding};
@@ -54,15 +55,19 @@ fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
             project.merge(index);
         }
     }
+    let triggers = Triggers::new(&project, settings);
     let mut findings: Vec<Finding> = loaded
         .into_par_iter()
         .flat_map_iter(|file| {
             let enabled = settings.rules_for(file.source.path());
-            let diagnostics = match file.outcome {
-                Ok(_) => guarded(&file.source, || {
-                    check_file(&file.source, &project, settings)
-                }),
-                Err(diagnostic) => vec![diagnostic],
+            let diagnostics = match &file.outcome {
+                Ok(index) if triggers.could_fire(file.source.text()) => {
+                    guarded(&file.source, || {
+                        check_file(&file.source, index, &project, settings)
+                    })
+                }
+                Ok(_) => Vec::new(),
+                Err(diagnostic) => vec![diagnostic.clone()],
             };
             let diagnostics = suppression::apply(&file.source, diagnostics, enabled)
                 .into_iter()
@@ -113,7 +118,8 @@ fn load(path: &Path) -> Loaded {
             Ok(text) => {
                 let source = SourceFile::new(path.to_path_buf(), text);
                 let outcome = guarded_result(&source, || {
-                    rust::parse(&source).map(|ast| FileIndex::build(&ast))
+                    rust::parse(&source)
+                        .map(|ast| rust::macros::with_cache(|| FileIndex::build(&ast)))
                 });
                 (source, outcome)
             }
@@ -125,24 +131,69 @@ fn load(path: &Path) -> Loaded {
     }
 }
 
-/// Parses again and runs the rules (spans are only valid on the thread that parsed them,
-/// so the syntax tree is not kept between passes).
-fn check_file(source: &SourceFile, project: &ProjectIndex, settings: &Settings) -> Vec<Diagnostic> {
+/// Parses again and runs the rules with the first pass's index (spans are only valid on the
+/// thread that parsed them, so the syntax tree is not kept between passes; the index holds
+/// byte offsets only).
+fn check_file(
+    source: &SourceFile,
+    index: &FileIndex,
+    project: &ProjectIndex,
+    settings: &Settings,
+) -> Vec<Diagnostic> {
     let ast = match rust::parse(source) {
         Ok(ast) => ast,
         Err(diagnostic) => return vec![diagnostic],
     };
-    let index = FileIndex::build(&ast);
     let mut context = RustContext::new(
         source,
         &ast,
-        &index,
+        index,
         project,
         settings,
         settings.rules_for(source.path()),
     );
-    rules::check_rust(&mut context);
+    rust::macros::with_cache(|| rules::check_rust(&mut context));
     context.into_diagnostics()
+}
+
+/// The words some rule starts from; a file that contains none of them cannot produce a
+/// finding, so the second pass (parse again, run every rule) skips it. Every file was parsed
+/// once already, so its syntax errors are reported either way.
+struct Triggers(AhoCorasick);
+
+impl Triggers {
+    fn new(project: &ProjectIndex, settings: &Settings) -> Self {
+        // Guards (CTX001, CTX004), spawns (CTX003), and the names the crate-wide index
+        // knows: context variables (CTX001, CTX003) and thread-locals (CTX002).
+        let fixed = [
+            "enter",
+            "attach",
+            "set_default",
+            "set_guard",
+            "forget",
+            "spawn",
+            "scope",
+        ];
+        let configured = settings
+            .extra_spawn_functions
+            .iter()
+            .chain(&settings.extra_carriers)
+            .filter_map(|path| path.rsplit("::").next());
+        let names = project
+            .context_vars
+            .iter()
+            .chain(&project.thread_locals)
+            .map(String::as_str);
+        let patterns: Vec<&str> = fixed.into_iter().chain(configured).chain(names).collect();
+        // Building fails only past aho-corasick's size limits; then every file is checked.
+        let automaton = AhoCorasick::new(&patterns)
+            .unwrap_or_else(|_| AhoCorasick::new([""]).expect("empty pattern"));
+        Triggers(automaton)
+    }
+
+    fn could_fire(&self, text: &str) -> bool {
+        self.0.is_match(text)
+    }
 }
 
 /// Runs `work` so that a panic becomes a CTX000 finding for this file instead of ending

@@ -99,7 +99,6 @@ pub(crate) struct RustContext<'a> {
     pub(crate) ast: &'a syn::File,
     pub(crate) index: &'a FileIndex,
     pub(crate) project: &'a ProjectIndex,
-    #[allow(dead_code)] // read by CTX003 (extra spawn functions), which is landing next
     pub(crate) settings: &'a Settings,
     enabled: RuleSet,
     diagnostics: Vec<Diagnostic>,

@@ -44,7 +44,7 @@ impl<'ast> Visit<'ast> for Visitor<'_, '_> {
         // Code in `tokio::join!(..)`, `vec![..]` or a block macro is checked like any other.
         if let Some(stmts) = macro_body(mac) {
             self.check_block(&stmts);
-            for stmt in &stmts {
+            for stmt in stmts.iter() {
                 self.visit_stmt(stmt);
             }
         }

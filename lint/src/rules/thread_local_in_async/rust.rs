@@ -389,7 +389,7 @@ impl<'ast> Visit<'ast> for Finder<'_> {
             return;
         }
         if let Some(stmts) = macro_body(mac) {
-            for stmt in &stmts {
+            for stmt in stmts.iter() {
                 self.visit_stmt(stmt);
             }
         }
@@ -475,7 +475,7 @@ impl<'ast> Visit<'ast> for SaveLocals<'_, '_> {
             return;
         }
         if let Some(stmts) = macro_body(mac) {
-            for stmt in &stmts {
+            for stmt in stmts.iter() {
                 self.visit_stmt(stmt);
             }
         }
@@ -800,7 +800,7 @@ impl Flow<'_> {
             .map(|segment| segment.ident.to_string())
             .unwrap_or_default();
         if let Some(stmts) = macro_body(mac) {
-            for stmt in &stmts {
+            for stmt in stmts.iter() {
                 self.stmt(stmt, state);
             }
         }
@@ -1255,7 +1255,7 @@ impl<'ast> Visit<'ast> for ClosureWrites<'_, '_> {
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
         if let Some(stmts) = macro_body(mac) {
-            for stmt in &stmts {
+            for stmt in stmts.iter() {
                 self.visit_stmt(stmt);
             }
         }
