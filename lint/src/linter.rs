@@ -69,7 +69,13 @@ fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
                 Ok(_) => Vec::new(),
                 Err(diagnostic) => vec![diagnostic.clone()],
             };
-            let diagnostics = suppression::apply(&file.source, diagnostics, enabled)
+            // Suppressions only apply to files the rules ran on: in a file that was not
+            // checked, none of them can have been used.
+            let diagnostics = match &file.outcome {
+                Ok(_) => suppression::apply(&file.source, diagnostics, enabled),
+                Err(_) => diagnostics,
+            };
+            let diagnostics = diagnostics
                 .into_iter()
                 .filter(|diagnostic| enabled.contains(diagnostic.rule));
             let source = file.source.clone();

@@ -37,6 +37,9 @@ pub struct Settings {
     pub extra_carriers: Vec<String>,
     /// The configuration file the settings came from.
     pub config_path: Option<PathBuf>,
+    /// The directory `exclude` and `per-file-ignores` patterns are relative to: the
+    /// configuration file's directory, resolved once.
+    pub(crate) base: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -48,6 +51,7 @@ impl Default for Settings {
             extra_spawn_functions: Vec::new(),
             extra_carriers: Vec::new(),
             config_path: None,
+            base: None,
         }
     }
 }
@@ -69,6 +73,14 @@ impl Settings {
         overrides: &Overrides,
     ) -> Result<Settings, Error> {
         let found = match config {
+            Some(path) if path.file_name().is_some_and(|name| name == "Cargo.toml") => {
+                let file = read_cargo_metadata(path)?.ok_or_else(|| Error::Config {
+                    path: path.to_path_buf(),
+                    message: "no [package.metadata.ctxlint] or [workspace.metadata.ctxlint] table"
+                        .to_string(),
+                })?;
+                Some((path.to_path_buf(), file))
+            }
             Some(path) => Some((path.to_path_buf(), read_config(path)?)),
             None => find_config(start)?,
         };
@@ -119,6 +131,14 @@ impl Settings {
             extra_spawn_functions: file.extra_spawn_functions.unwrap_or_default(),
             extra_carriers: file.extra_carriers.unwrap_or_default(),
             config_path: Some(path.to_path_buf()),
+            base: path.parent().and_then(|dir| {
+                std::fs::canonicalize(if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                })
+                .ok()
+            }),
         })
     }
 
@@ -126,7 +146,7 @@ impl Settings {
     pub fn rules_for(&self, path: &Path) -> RuleSet {
         let mut rules = self.rules;
         for (glob, ignored) in &self.per_file_ignores {
-            if matches(glob, path) {
+            if self.matches(glob, path) {
                 for rule in ignored.iter() {
                     rules.remove(rule);
                 }
@@ -139,16 +159,25 @@ impl Settings {
 
     /// Whether discovery skips `path`.
     pub fn is_excluded(&self, path: &Path) -> bool {
-        matches(&self.exclude, path)
+        self.matches(&self.exclude, path)
     }
-}
 
-/// Matches the path as walked, with or without a leading `./`, and its file name.
-fn matches(glob: &GlobSet, path: &Path) -> bool {
-    let relative = path.strip_prefix(".").unwrap_or(path);
-    glob.is_match(path)
-        || glob.is_match(relative)
-        || path.file_name().is_some_and(|name| glob.is_match(name))
+    /// Matches the path relative to the configuration file's directory (however it was
+    /// spelled on the command line), the path as walked, and the file name.
+    fn matches(&self, glob: &GlobSet, path: &Path) -> bool {
+        if glob.is_empty() {
+            return false;
+        }
+        let relative = path.strip_prefix(".").unwrap_or(path);
+        let from_base = self.base.as_deref().and_then(|base| {
+            let absolute = std::fs::canonicalize(path).ok()?;
+            absolute.strip_prefix(base).ok().map(Path::to_path_buf)
+        });
+        glob.is_match(path)
+            || glob.is_match(relative)
+            || from_base.is_some_and(|from_base| glob.is_match(from_base))
+            || path.file_name().is_some_and(|name| glob.is_match(name))
+    }
 }
 
 fn globs(patterns: &[String]) -> Result<GlobSet, String> {

@@ -31,7 +31,14 @@ impl LineIndex {
         let offset = floor_char_boundary(text, offset.min(text.len()));
         let line = self.line_starts.partition_point(|&start| start <= offset) - 1;
         let line_start = self.line_starts[line];
-        let column = text[line_start..offset].chars().count() + 1;
+        // A byte-order mark is not a character of the first line.
+        let line_text = &text[line_start..offset];
+        let line_text = if line == 0 {
+            line_text.strip_prefix('\u{feff}').unwrap_or(line_text)
+        } else {
+            line_text
+        };
+        let column = line_text.chars().count() + 1;
         Location {
             row: line + 1,
             column,
@@ -127,6 +134,14 @@ mod tests {
         );
         assert_eq!(index.line_range(text, 2).map(|r| &text[r]), Some("çé = x;"));
         assert_eq!(index.line_count(), 3);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_a_column() {
+        let text = "\u{feff}fn f() {}";
+        let index = LineIndex::new(text);
+        assert_eq!(index.location(text, 3), Location { row: 1, column: 1 });
+        assert_eq!(index.location(text, 6), Location { row: 1, column: 4 });
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub(crate) fn apply(
 
 impl Suppression {
     fn suppresses(&mut self, rule: Rule, row: usize) -> bool {
+        // A file that was not checked is always reported.
+        if rule == Rule::SyntaxError {
+            return false;
+        }
         let applies = match self.rows {
             None => true,
             Some((first, last)) => (first..=last).contains(&row),
@@ -79,23 +83,30 @@ impl Suppression {
     }
 }
 
-/// Finds suppression comments line by line (they are comments, so not in the syntax tree).
+/// Finds suppression comments: `//` comments (not `//` inside strings) naming rules.
 fn parse(source: &SourceFile) -> Vec<Suppression> {
     let text = source.text();
-    let mut found = Vec::new();
-    let mut offset = 0;
-    for (line_number, line) in text.split_inclusive('\n').enumerate() {
-        if let Some(suppression) = parse_line(line, offset, line_number + 1) {
-            found.push(suppression);
-        }
-        offset += line.len();
-    }
-    found
+    line_comments(text)
+        .into_iter()
+        .filter_map(|comment| {
+            let location = source.location(comment.start);
+            let line_start = text[..comment.start].rfind('\n').map_or(0, |at| at + 1);
+            let standalone = text[line_start..comment.start]
+                .trim_start_matches('\u{feff}')
+                .trim()
+                .is_empty();
+            parse_comment(&text[comment.clone()], comment, location.row, standalone)
+        })
+        .collect()
 }
 
-fn parse_line(line: &str, offset: usize, row: usize) -> Option<Suppression> {
-    let comment = line.find("//")?;
-    let body = line[comment + 2..].trim_start_matches('/').trim_start();
+fn parse_comment(
+    comment: &str,
+    range: Range<usize>,
+    row: usize,
+    standalone: bool,
+) -> Option<Suppression> {
+    let body = comment.trim_start_matches('/').trim_start();
     let rest = body.strip_prefix(MARKER)?.trim_start();
     let (file_wide, rest) = match rest.strip_prefix("ignore-file[") {
         Some(rest) => (true, rest),
@@ -109,15 +120,131 @@ fn parse_line(line: &str, offset: usize, row: usize) -> Option<Suppression> {
     if rules.is_empty() {
         return None;
     }
-    let end = offset + line.trim_end().len();
-    let standalone = line[..comment].trim().is_empty();
     let last_row = if standalone { row + 1 } else { row };
+    let end = range.start + comment.trim_end().len();
     Some(Suppression {
-        range: offset + comment..end,
+        range: range.start..end,
         rows: (!file_wide).then_some((row, last_row)),
         used: vec![false; rules.len()],
         rules,
     })
+}
+
+/// The byte ranges of the `//` comments in Rust source, skipping string, raw-string and
+/// character literals and block comments, so `"// ctxlint: ignore[..]"` in a string is text.
+fn line_comments(text: &str) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut comments = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'/' if bytes.get(at + 1) == Some(&b'/') => {
+                let end = text[at..].find('\n').map_or(text.len(), |len| at + len);
+                comments.push(at..end);
+                at = end;
+            }
+            b'/' if bytes.get(at + 1) == Some(&b'*') => at = skip_block_comment(bytes, at),
+            b'r' if is_raw_string_start(bytes, at) => at = skip_raw_string(bytes, at),
+            b'"' => at = skip_string(bytes, at),
+            b'\'' => at = skip_char_literal(bytes, at),
+            _ => at += 1,
+        }
+    }
+    comments
+}
+
+fn skip_block_comment(bytes: &[u8], mut at: usize) -> usize {
+    let mut depth = 0;
+    while at + 1 < bytes.len() {
+        match (bytes[at], bytes[at + 1]) {
+            (b'/', b'*') => {
+                depth += 1;
+                at += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                at += 2;
+                if depth == 0 {
+                    return at;
+                }
+            }
+            _ => at += 1,
+        }
+    }
+    bytes.len()
+}
+
+fn skip_string(bytes: &[u8], mut at: usize) -> usize {
+    at += 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'"' => return at + 1,
+            _ => at += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// `r"..."`, `r#"..."#`, `br"..."` — but not an identifier ending in `r`.
+fn is_raw_string_start(bytes: &[u8], at: usize) -> bool {
+    let after_ident = at > 0
+        && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_')
+        && bytes[at - 1] != b'b';
+    let mut next = at + 1;
+    while bytes.get(next) == Some(&b'#') {
+        next += 1;
+    }
+    !after_ident && bytes.get(next) == Some(&b'"')
+}
+
+fn skip_raw_string(bytes: &[u8], at: usize) -> usize {
+    let hashes = bytes[at + 1..]
+        .iter()
+        .take_while(|&&byte| byte == b'#')
+        .count();
+    let mut at = at + 1 + hashes + 1;
+    while at < bytes.len() {
+        if bytes[at] == b'"'
+            && bytes[at + 1..]
+                .iter()
+                .take(hashes)
+                .filter(|&&byte| byte == b'#')
+                .count()
+                == hashes
+        {
+            return at + 1 + hashes;
+        }
+        at += 1;
+    }
+    bytes.len()
+}
+
+/// A character literal (`'a'`, `'\n'`, `'\''`); a lifetime (`'a`) is skipped as one byte.
+fn skip_char_literal(bytes: &[u8], at: usize) -> usize {
+    match bytes.get(at + 1) {
+        Some(b'\\') => {
+            let close = bytes[at + 2..]
+                .iter()
+                .skip(1)
+                .position(|&byte| byte == b'\'');
+            close.map_or(at + 1, |len| at + 3 + len + 1)
+        }
+        Some(_) => {
+            // One character (up to 4 UTF-8 bytes) then a quote, or a lifetime/label.
+            let close = (at + 2..(at + 6).min(bytes.len())).find(|&end| bytes[end] == b'\'');
+            match close {
+                Some(end)
+                    if std::str::from_utf8(&bytes[at + 1..end])
+                        .is_ok_and(|c| c.chars().count() == 1) =>
+                {
+                    end + 1
+                }
+                _ => at + 1,
+            }
+        }
+        None => at + 1,
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +269,16 @@ mod tests {
             .map(|d| source.location(d.range.start).row)
             .collect();
         assert_eq!(rows, [4]);
+    }
+
+    #[test]
+    fn comments_inside_strings_and_chars_are_not_comments() {
+        let text = "let a = \"// not\"; let b = r#\"// no\"#; let c = '\"'; let d: &'static str = x; // yes\n/* // no */ // also\n";
+        let found: Vec<&str> = line_comments(text)
+            .into_iter()
+            .map(|range| &text[range])
+            .collect();
+        assert_eq!(found, ["// yes", "// also"]);
     }
 
     #[test]

@@ -40,9 +40,17 @@ pub(super) fn write(report: &Report, options: PrintOptions, out: &mut dyn Write)
     }
     let count = report.findings.len();
     match count {
-        0 => writeln!(out, "All checks passed ({} files).", report.files),
-        1 => writeln!(out, "Found 1 finding in {} files.", report.files),
-        _ => writeln!(out, "Found {count} findings in {} files.", report.files),
+        0 => writeln!(out, "All checks passed ({}).", files(report.files)),
+        1 => writeln!(out, "Found 1 finding in {}.", files(report.files)),
+        _ => writeln!(out, "Found {count} findings in {}.", files(report.files)),
+    }
+}
+
+fn files(count: usize) -> String {
+    if count == 1 {
+        "1 file".to_string()
+    } else {
+        format!("{count} files")
     }
 }
 
@@ -128,18 +136,26 @@ impl SourceCode for IndexedSource<'_> {
         if end > text.len() {
             return Err(MietteError::OutOfBounds);
         }
+        let name = source.path().display().to_string();
+        let begin = source.location(start);
+        if context_lines_before == 0 && context_lines_after == 0 {
+            // The span itself: miette takes the report header's row and column from this.
+            return Ok(Box::new(MietteSpanContents::new_named(
+                name,
+                &text.as_bytes()[start..end],
+                *span,
+                begin.row - 1,
+                begin.column - 1,
+                source.location(end).row - begin.row + 1,
+            )));
+        }
         let lines = source.lines();
-        let first = source
-            .location(start)
-            .row
-            .saturating_sub(context_lines_before)
-            .max(1);
+        let first = begin.row.saturating_sub(context_lines_before).max(1);
         let last = (source.location(end).row + context_lines_after).min(lines.line_count());
         let from = lines.line_range(text, first).map_or(0, |range| range.start);
         let to = lines
             .line_range(text, last)
             .map_or(text.len(), |range| range.end);
-        let name = source.path().display().to_string();
         Ok(Box::new(MietteSpanContents::new_named(
             name,
             &text.as_bytes()[from..to],

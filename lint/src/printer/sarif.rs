@@ -49,7 +49,7 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     }
                 }],
                 "partialFingerprints": {
-                    "ctxlint/v1": fingerprint(&[finding.rule.code(), &relative_uri(finding.source.path()), &line_text]),
+                    "ctxlint/v1": fingerprint(&[finding.rule.code(), &relative_uri(finding.source.path()), &line_text, &finding.message]),
                 },
             })
         })
