@@ -4,6 +4,7 @@
 pub(crate) mod context_calls;
 pub(crate) mod index;
 pub(crate) mod macros;
+pub(crate) mod test_code;
 
 use std::borrow::Cow;
 use std::ops::Range;

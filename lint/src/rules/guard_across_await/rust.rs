@@ -23,6 +23,7 @@ use crate::diagnostic::Diagnostic;
 use crate::registry::Rule;
 use crate::rust::context_calls::{guard_call, is_runtime_handle, GuardKind};
 use crate::rust::macros::macro_body;
+use crate::rust::test_code::{is_cfg_test, is_test_path};
 use crate::rust::{byte_range, FileIndex, RustContext};
 
 /// Macros that await the futures they are given: the macro itself is a suspension point.
@@ -213,25 +214,6 @@ fn test_attribute(attr: &syn::Attribute) -> Option<bool> {
         _ => String::new(),
     };
     Some(!args.contains("multi_thread"))
-}
-
-/// Whether a file is test code by its path: integration tests (`tests/`), test helpers
-/// (`test_helpers.rs`, `test_util/`, `testing.rs`), `foo_test.rs`.
-fn is_test_path(path: &std::path::Path) -> bool {
-    path.components().any(|part| {
-        let part = part.as_os_str().to_string_lossy();
-        let stem = part.strip_suffix(".rs").unwrap_or(&part);
-        matches!(stem, "test" | "tests" | "testing")
-            || stem.starts_with("test_")
-            || stem.ends_with("_test")
-            || stem.ends_with("_tests")
-    })
-}
-
-/// `#[cfg(test)]`.
-fn is_cfg_test(attr: &syn::Attribute) -> bool {
-    attr.path().is_ident("cfg")
-        && matches!(&attr.meta, syn::Meta::List(list) if list.tokens.to_string() == "test")
 }
 
 /// The last identifier of a type's path (`Runtime` for `crate::runtime::Runtime<T>`).

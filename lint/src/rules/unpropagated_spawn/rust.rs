@@ -19,6 +19,7 @@ use syn::visit::Visit;
 
 use crate::diagnostic::Diagnostic;
 use crate::registry::Rule;
+use crate::rust::test_code::is_test_path;
 use crate::rust::{FileIndex, RustContext};
 
 use recognise::SpawnKind;
@@ -123,19 +124,6 @@ fn fixpoint(
         }
     }
     (defined, using)
-}
-
-/// Whether a file is test code by its path: integration tests (`tests/`), test helpers
-/// (`test_util/`, `testing.rs`), `foo_test.rs`.
-fn is_test_path(path: &std::path::Path) -> bool {
-    path.components().any(|part| {
-        let part = part.as_os_str().to_string_lossy();
-        let stem = part.strip_suffix(".rs").unwrap_or(&part);
-        matches!(stem, "test" | "tests" | "testing")
-            || stem.starts_with("test_")
-            || stem.ends_with("_test")
-            || stem.ends_with("_tests")
-    })
 }
 
 /// `#[macro_use] extern crate log;`: a bare `info!` is then log's, not tracing's.

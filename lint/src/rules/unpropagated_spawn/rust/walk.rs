@@ -14,6 +14,7 @@ use super::recognise::{self as rec, SpawnKind, TracingMacro};
 use crate::rust::context_calls::{guard_call, GuardKind};
 use crate::rust::index::is_instrument;
 use crate::rust::macros::macro_body;
+use crate::rust::test_code::is_cfg_test;
 use crate::rust::{byte_range, FileIndex};
 
 /// What kind of context the caller has; it decides the wording and the help.
@@ -1418,31 +1419,4 @@ fn is_test_attr(attr: &syn::Attribute) -> bool {
             "test" | "rstest" | "test_case" | "bench"
         )
     })
-}
-
-/// `#[cfg(test)]` (also inside `all(..)`, not `not(test)` or `any(..)`).
-fn is_cfg_test(attr: &syn::Attribute) -> bool {
-    fn scan(tokens: proc_macro2::TokenStream, test: &mut bool) -> bool {
-        for token in tokens {
-            match token {
-                proc_macro2::TokenTree::Ident(ident) if ident == "not" || ident == "any" => {
-                    return false;
-                }
-                proc_macro2::TokenTree::Ident(ident) => *test |= ident == "test",
-                proc_macro2::TokenTree::Group(group) if !scan(group.stream(), test) => {
-                    return false;
-                }
-                _ => {}
-            }
-        }
-        true
-    }
-    if !attr.path().is_ident("cfg") {
-        return false;
-    }
-    let syn::Meta::List(list) = &attr.meta else {
-        return false;
-    };
-    let mut test = false;
-    scan(list.tokens.clone(), &mut test) && test
 }
