@@ -314,6 +314,7 @@ fn values_set_on_a_thread_are_dropped_when_the_thread_exits() {
     let for_thread = counter.clone();
     std::thread::spawn(move || {
         static VAR: ContextVar<Counted> = ContextVar::new("thread_exit");
+        // ctxlint: ignore[CTX001] the value must outlive the token until the thread exits
         let _leaked_token_is_not_a_reset = VAR.set(Counted(for_thread));
     })
     .join()
@@ -338,6 +339,7 @@ fn using_ctxvars_from_a_destructor_at_thread_exit_does_not_panic() {
     static HOLDER: ContextVar<UsesContextOnDrop> = ContextVar::new("holder");
     static INNER: ContextVar<u32> = ContextVar::new("inner");
     let joined = std::thread::spawn(|| {
+        // ctxlint: ignore[CTX001] the value must be dropped by thread-local teardown
         let _ = HOLDER.set(UsesContextOnDrop(&INNER));
     })
     .join();

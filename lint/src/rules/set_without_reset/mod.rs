@@ -16,6 +16,12 @@ declare_rule! {
     /// whatever runs next on the thread: the next request logs with the previous
     /// request's id.
     ///
+    /// ## Known problems
+    /// A token dropped inside `Context::run(|| ..)` or a `ctxvars::propagate`d closure is not
+    /// reported: that set fills a context of its own. A closure handed to your own executor
+    /// that runs jobs in snapshots is not recognised; suppress the finding there with the
+    /// reason, or wrap the job with `ctxvars::propagate` where it is submitted.
+    ///
     /// ## Example
     /// ```rust
     /// fn handle(req: Request) -> Result<(), Error> {

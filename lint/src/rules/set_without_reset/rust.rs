@@ -17,6 +17,7 @@ pub(crate) fn check(context: &mut RustContext<'_>) {
     let mut visitor = Visitor {
         context: &*context,
         found: Vec::new(),
+        populating: 0,
     };
     visitor.visit_file(context.ast);
     for diagnostic in visitor.found {
@@ -27,6 +28,10 @@ pub(crate) fn check(context: &mut RustContext<'_>) {
 struct Visitor<'c, 'a> {
     context: &'c RustContext<'a>,
     found: Vec<Diagnostic>,
+    /// Inside a closure that runs in a context of its own (`cx.run(|| ..)`,
+    /// `ctxvars::propagate(|| ..)`): a set there fills that context, the usual way to
+    /// prepare a snapshot, and leaks nothing into the caller, so its token may be dropped.
+    populating: usize,
 }
 
 impl<'ast> Visit<'ast> for Visitor<'_, '_> {
@@ -37,7 +42,26 @@ impl<'ast> Visit<'ast> for Visitor<'_, '_> {
 
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
         self.check_forget(call);
+        let populating = match &*call.func {
+            syn::Expr::Path(function) => {
+                let path = self.context.index.resolve(&function.path);
+                path.ends_with("propagate")
+                    || path == "ctxvars::thread::spawn"
+                    || path.starts_with("ctxvars::tokio::spawn")
+            }
+            _ => false,
+        };
+        self.populating += usize::from(populating);
         visit::visit_expr_call(self, call);
+        self.populating -= usize::from(populating);
+    }
+
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        let populating =
+            call.method == "run" && matches!(call.args.first(), Some(syn::Expr::Closure(_)));
+        self.populating += usize::from(populating);
+        visit::visit_expr_method_call(self, call);
+        self.populating -= usize::from(populating);
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
@@ -62,7 +86,9 @@ impl Visitor<'_, '_> {
                     match &local.pat {
                         // `let _ = span.enter();` — `_` does not bind, so the guard drops here.
                         syn::Pat::Wild(_) => self.check_discarded(&init.expr),
-                        syn::Pat::Ident(binding) if self.token_set(&init.expr).is_some() => {
+                        syn::Pat::Ident(binding)
+                            if self.populating == 0 && self.token_set(&init.expr).is_some() =>
+                        {
                             self.check_token(&binding.ident, &init.expr, &stmts[at + 1..]);
                         }
                         syn::Pat::Ident(binding) => {
@@ -99,7 +125,7 @@ impl Visitor<'_, '_> {
             };
             self.found
                 .push(Diagnostic::new(Rule::SetWithoutReset, range(expr), message).with_help(help));
-        } else if let Some(var) = self.token_set(expr) {
+        } else if let Some(var) = self.token_set(expr).filter(|_| self.populating == 0) {
             let message = format!("the token from `{var}.set(..)` is discarded, so the previous value is never restored");
             self.found.push(
                 Diagnostic::new(Rule::SetWithoutReset, range(expr), message)
