@@ -142,6 +142,21 @@ impl<'a> RustContext<'a> {
     }
 }
 
+/// Runs one rule's `check` on a snippet (with the snippet as the whole project), for the
+/// rules' unit tests.
+#[cfg(test)]
+pub(crate) fn check_snippet(code: &str, check: fn(&mut RustContext<'_>)) -> Vec<Diagnostic> {
+    let source = SourceFile::new("x.rs".into(), code.to_string());
+    let ast = parse(&source).expect("test code parses");
+    let index = FileIndex::build(&ast);
+    let mut project = ProjectIndex::default();
+    project.merge(&index);
+    let settings = Settings::default();
+    let mut context = RustContext::new(&source, &ast, &index, &project, &settings, RuleSet::all());
+    check(&mut context);
+    context.into_diagnostics()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

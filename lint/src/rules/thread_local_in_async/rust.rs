@@ -1332,29 +1332,12 @@ fn collect_names(tokens: TokenStream, names: &HashSet<String>, found: &mut BTree
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rust::ProjectIndex;
-    use crate::settings::Settings;
     use crate::source::SourceFile;
 
     /// Lints `code` as the only file of a run: `(row, message)` per finding.
     fn findings(code: &str) -> Vec<(usize, String)> {
         let source = SourceFile::new("x.rs".into(), code.to_string());
-        let ast = crate::rust::parse(&source).expect("test code parses");
-        let index = FileIndex::build(&ast);
-        let mut project = ProjectIndex::default();
-        project.merge(&index);
-        let settings = Settings::default();
-        let mut context = RustContext::new(
-            &source,
-            &ast,
-            &index,
-            &project,
-            &settings,
-            crate::registry::RuleSet::all(),
-        );
-        check(&mut context);
-        context
-            .into_diagnostics()
+        crate::rust::check_snippet(code, check)
             .into_iter()
             .map(|d| (source.location(d.range.start).row, d.message))
             .collect()
@@ -1369,22 +1352,9 @@ mod tests {
     #[test]
     fn a_write_before_an_await_is_reported_with_the_await_labelled() {
         let code = format!("{DECL}async fn f(id: u64) {{\n    ID.set(id);\n    g().await;\n}}\n");
+        let diagnostics = crate::rust::check_snippet(&code, check);
         let source = SourceFile::new("x.rs".into(), code.clone());
-        let ast = crate::rust::parse(&source).unwrap();
-        let index = FileIndex::build(&ast);
-        let mut project = ProjectIndex::default();
-        project.merge(&index);
-        let settings = Settings::default();
-        let mut context = RustContext::new(
-            &source,
-            &ast,
-            &index,
-            &project,
-            &settings,
-            crate::registry::RuleSet::all(),
-        );
-        check(&mut context);
-        let diagnostics = context.into_diagnostics();
+        let index = FileIndex::build(&crate::rust::parse(&source).unwrap());
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(&code[diagnostics[0].range.clone()], "ID.set(id)");
         assert_eq!(&code[diagnostics[0].labels[0].range.clone()], ".await");
