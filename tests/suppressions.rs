@@ -14,12 +14,13 @@ fn check(dir: &TempDir, extra: &[&str]) -> Output {
     ctxlint(dir.path(), &args)
 }
 
-/// `a.rs` holding `body` inside `fn handle(span: &Span)`, starting at row 4.
+/// `a.rs` holding `body` inside `fn handle(span: &Span)`, starting at row 4, followed by a
+/// log call (a discarded guard is only a finding when code follows it).
 fn handler(label: &str, body: &str) -> TempDir {
     let dir = TempDir::new(label);
     dir.write(
         "a.rs",
-        format!("use tracing::Span;\n\nfn handle(span: &Span) {{\n{body}}}\n"),
+        format!("use tracing::Span;\n\nfn handle(span: &Span) {{\n{body}    tracing::info!(\"done\");\n}}\n"),
     );
     dir
 }
@@ -108,10 +109,12 @@ fn ignore_file_covers_every_line() {
             "\n",
             "fn handle(span: &Span) {\n",
             "    span.enter();\n",
+            "    handle_inner();\n",
             "}\n",
             "\n",
             "fn again(span: &Span) {\n",
             "    span.enter();\n",
+            "    handle_inner();\n",
             "}\n",
         ),
     );

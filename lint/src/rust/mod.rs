@@ -46,8 +46,9 @@ pub(crate) fn parse(source: &SourceFile) -> Result<syn::File, Diagnostic> {
     })
 }
 
-/// The text with a byte-order mark and a shebang line blanked out, byte for byte, so every
-/// span's byte offsets are offsets into the original file (`syn::parse_file` strips them).
+/// The text with a byte-order mark, a shebang line and a cargo-script frontmatter block
+/// blanked out, byte for byte and keeping line breaks, so every span's byte offsets and rows
+/// are those of the original file (`syn::parse_file` strips only the first two).
 fn offset_preserving(text: &str) -> Cow<'_, str> {
     let bom = if text.starts_with('\u{feff}') {
         '\u{feff}'.len_utf8()
@@ -60,14 +61,41 @@ fn offset_preserving(text: &str) -> Cow<'_, str> {
     } else {
         0
     };
-    if bom + shebang == 0 {
+    let prefix = bom + shebang + frontmatter_len(&text[bom + shebang..]);
+    if prefix == 0 {
         return Cow::Borrowed(text);
     }
-    Cow::Owned(format!(
-        "{}{}",
-        " ".repeat(bom + shebang),
-        &text[bom + shebang..]
-    ))
+    let blanked: String = text[..prefix]
+        .bytes()
+        .map(|byte| if byte == b'\n' { '\n' } else { ' ' })
+        .collect();
+    Cow::Owned(blanked + &text[prefix..])
+}
+
+/// The length of a cargo-script frontmatter block (RFC 3503: a `---cargo` line, the
+/// manifest, a closing `---` line) at the start of `text`; 0 when there is none, or when it
+/// is never closed (then the parser reports the file).
+fn frontmatter_len(text: &str) -> usize {
+    let start = text.len() - text.trim_start().len();
+    let body = &text[start..];
+    let fence = &body[..body.bytes().take_while(|&byte| byte == b'-').count()];
+    if fence.len() < 3 {
+        return 0;
+    }
+    let mut line_start = match body.find('\n') {
+        Some(end) => end + 1,
+        None => return 0,
+    };
+    while line_start < body.len() {
+        let line_end = body[line_start..]
+            .find('\n')
+            .map_or(body.len(), |end| line_start + end);
+        if body[line_start..line_end].trim_end() == fence {
+            return start + line_end;
+        }
+        line_start = line_end + 1;
+    }
+    0
 }
 
 /// Where bracket nesting first exceeds `MAX_NESTING`, ignoring brackets in comments,
@@ -171,6 +199,24 @@ mod tests {
         };
         let range = byte_range(main.sig.ident.span());
         assert_eq!(&text[range], "main");
+    }
+
+    #[test]
+    fn a_cargo_script_frontmatter_is_skipped_and_keeps_offsets() {
+        let text = "#!/usr/bin/env -S cargo -Zscript\n---cargo\n[dependencies]\nclap = \"4\" # ünï\n---\n\nfn main() {}\n";
+        let source = SourceFile::new("x.rs".into(), text.to_string());
+        let file = parse(&source).expect("parses");
+        let syn::Item::Fn(main) = &file.items[0] else {
+            panic!("a fn")
+        };
+        assert_eq!(&text[byte_range(main.sig.ident.span())], "main");
+        assert_eq!(main.sig.ident.span().start().line, 7);
+    }
+
+    #[test]
+    fn an_unclosed_frontmatter_is_a_syntax_error() {
+        let source = SourceFile::new("x.rs".into(), "---\nfn main() {}\n".to_string());
+        assert!(parse(&source).is_err());
     }
 
     #[test]

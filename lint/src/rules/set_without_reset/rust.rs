@@ -80,12 +80,12 @@ impl Visitor<'_, '_> {
         for (at, stmt) in stmts.iter().enumerate() {
             match stmt {
                 // `span.enter();` — the value of an expression statement is dropped at once.
-                syn::Stmt::Expr(expr, Some(_)) => self.check_discarded(expr),
+                syn::Stmt::Expr(expr, Some(_)) => self.check_discarded(expr, &stmts[at + 1..]),
                 syn::Stmt::Local(local) => {
                     let Some(init) = &local.init else { continue };
                     match &local.pat {
                         // `let _ = span.enter();` — `_` does not bind, so the guard drops here.
-                        syn::Pat::Wild(_) => self.check_discarded(&init.expr),
+                        syn::Pat::Wild(_) => self.check_discarded(&init.expr, &stmts[at + 1..]),
                         syn::Pat::Ident(binding)
                             if self.populating == 0 && self.token_set(&init.expr).is_some() =>
                         {
@@ -109,9 +109,14 @@ impl Visitor<'_, '_> {
         }
     }
 
-    /// A guard or token that nobody holds.
-    fn check_discarded(&mut self, expr: &syn::Expr) {
+    /// A guard or token that nobody holds. A guard dropped at once only loses context for
+    /// the code `after` it in the block: as the block's last statement it is a deliberate
+    /// enter-and-exit (tests do this), while a discarded token leaks the value either way.
+    fn check_discarded(&mut self, expr: &syn::Expr, after: &[syn::Stmt]) {
         if let Some(kind) = guard_call(expr, self.context.index) {
+            if after.is_empty() {
+                return;
+            }
             let message = format!(
                 "the {} from `{}` is dropped at once, so nothing stays entered",
                 kind.describe(),
