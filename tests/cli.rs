@@ -714,3 +714,23 @@ fn unknown_rule_exits_2() {
     let out = ctxlint(dir.path(), ["rule", "CTX001", "--all"]);
     out.assert_code(2);
 }
+
+#[test]
+fn crate_wide_facts_stay_in_their_crate() {
+    // Crate `a` has a `report` that logs; crate `b` spawns its own, silent `report`. A run
+    // over both must not let `a`'s function stand for `b`'s.
+    let dir = TempDir::new("crates");
+    let handler = "use tracing::instrument;\n\n#[instrument]\nfn handle() {\n    std::thread::spawn(report);\n}\n";
+    for krate in ["a", "b"] {
+        dir.write(format!("{krate}/Cargo.toml"), "[package]\nname = \"x\"\n");
+        dir.write(format!("{krate}/src/handler.rs"), handler);
+    }
+    dir.write(
+        "a/src/report.rs",
+        "pub fn report() {\n    tracing::info!(\"done\");\n}\n",
+    );
+    dir.write("b/src/report.rs", "pub fn report() {}\n");
+    let out = concise(&dir, &["a", "b"]);
+    out.assert_code(1);
+    assert_eq!(out.short(), ["a/src/handler.rs:5:5 CTX003"]);
+}

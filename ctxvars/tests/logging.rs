@@ -658,9 +658,13 @@ mod tokio_tasks {
         let (dispatch, capture) = request_id_logger();
         // Every task is inside its request at the same time: they interleave for sure.
         let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
+        // Two tasks wait for each other while blocking their threads, so at least two
+        // threads log for sure, however the runtime schedules under load.
+        let pair = Arc::new(std::sync::Barrier::new(2));
         let handles: Vec<_> = (0..TASKS)
             .map(|task| {
                 let barrier = barrier.clone();
+                let pair = pair.clone();
                 let request = async move {
                     info!(task, "before request");
                     let id = format!("req-task-{task}");
@@ -670,6 +674,9 @@ mod tokio_tasks {
                     info!(expected = %id, "after yield {id}");
                     barrier.wait().await;
                     tokio::time::sleep(Duration::from_millis((task % 5) as u64)).await;
+                    if task < 2 {
+                        tokio::task::block_in_place(|| pair.wait());
+                    }
                     info!(expected = %id, thread = ?std::thread::current().id(), "after sleep {id}");
                     tokio::task::yield_now().await;
                     REQUEST_ID.reset(token).unwrap();

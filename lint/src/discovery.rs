@@ -39,9 +39,16 @@ pub fn discover(paths: &[PathBuf], settings: &Settings) -> Result<Vec<PathBuf>, 
             }
         }
     }
-    files.sort();
-    files.dedup();
+    // `check a .` names `a/x.rs` and `./a/x.rs`: one file, linted once.
+    files.sort_by_cached_key(|path| without_dot_components(path));
+    files.dedup_by(|a, b| without_dot_components(a) == without_dot_components(b));
     Ok(files)
+}
+
+fn without_dot_components(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|component| *component != std::path::Component::CurDir)
+        .collect()
 }
 
 /// Directories that hold no code of the project (VCS data, build output, environments).

@@ -1,6 +1,7 @@
 //! A run: discover files, read each once, parse and index them in parallel, merge the
 //! crate-wide facts, check every file, apply suppressions, sort.
 
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,18 +45,25 @@ pub fn check(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
 /// A file after the first pass: its text and its index, or the reason it cannot be checked.
 struct Loaded {
     source: Arc<SourceFile>,
+    /// Which of the run's crates the file belongs to.
+    krate: usize,
     outcome: Result<FileIndex, Diagnostic>,
 }
 
 fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
-    let loaded: Vec<Loaded> = files.par_iter().map(|path| load(path)).collect();
-    let mut project = ProjectIndex::default();
+    let crates = Crates::group(files);
+    let loaded: Vec<Loaded> = files
+        .par_iter()
+        .zip(&crates.of_file)
+        .map(|(path, &krate)| load(path, krate, &crates.modules[krate]))
+        .collect();
+    let mut projects = vec![ProjectIndex::default(); crates.modules.len()];
     for file in &loaded {
         if let Ok(index) = &file.outcome {
-            project.merge(index);
+            projects[file.krate].merge(index);
         }
     }
-    let triggers = Triggers::new(&project, settings);
+    let triggers = Triggers::new(&projects, settings);
     let mut findings: Vec<Finding> = loaded
         .into_par_iter()
         .flat_map_iter(|file| {
@@ -63,7 +71,7 @@ fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
             let diagnostics = match &file.outcome {
                 Ok(index) if triggers.could_fire(file.source.text()) => {
                     guarded(&file.source, || {
-                        check_file(&file.source, index, &project, settings)
+                        check_file(&file.source, index, &projects[file.krate], settings)
                     })
                 }
                 Ok(_) => Vec::new(),
@@ -95,8 +103,72 @@ fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
     }
 }
 
+/// The run's files grouped by crate: crate-wide facts (a thread-local written in async
+/// code, a function that logs) only hold inside the crate that declares them, and a run
+/// over many crates must not let one crate's `fn compress` stand for another's.
+struct Crates {
+    /// For each file, its crate (an index into `modules`).
+    of_file: Vec<usize>,
+    /// For each crate, the module names its files' paths make (`src/repo/migrate.rs` →
+    /// `repo`, `migrate`): what a path like `repo::migrate::run()` may start with.
+    modules: Vec<Arc<HashSet<String>>>,
+}
+
+impl Crates {
+    fn group(files: &[PathBuf]) -> Self {
+        // A crate is the nearest directory above the file with a `Cargo.toml`; files
+        // outside any crate form one group.
+        let mut roots: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
+        let mut ids: HashMap<Option<PathBuf>, usize> = HashMap::new();
+        let mut modules: Vec<HashSet<String>> = Vec::new();
+        let mut of_file = Vec::with_capacity(files.len());
+        for file in files {
+            let dir = file.parent().unwrap_or(Path::new(""));
+            let root = crate_root(dir, &mut roots);
+            let next = ids.len();
+            let id = *ids.entry(root.clone()).or_insert(next);
+            if id == modules.len() {
+                modules.push(HashSet::new());
+            }
+            let relative = root
+                .as_deref()
+                .and_then(|root| file.strip_prefix(root).ok())
+                .unwrap_or(file);
+            let names = relative
+                .parent()
+                .into_iter()
+                .flat_map(Path::components)
+                .filter_map(|component| component.as_os_str().to_str())
+                .chain(relative.file_stem().and_then(|stem| stem.to_str()));
+            modules[id].extend(names.map(str::to_string));
+            of_file.push(id);
+        }
+        Crates {
+            of_file,
+            modules: modules.into_iter().map(Arc::new).collect(),
+        }
+    }
+}
+
+/// The nearest directory at or above `dir` holding a `Cargo.toml`, memoised per directory.
+fn crate_root(dir: &Path, roots: &mut HashMap<PathBuf, Option<PathBuf>>) -> Option<PathBuf> {
+    if let Some(root) = roots.get(dir) {
+        return root.clone();
+    }
+    let root = if dir.join("Cargo.toml").is_file() {
+        Some(dir.to_path_buf())
+    } else {
+        match dir.parent() {
+            Some(parent) if !dir.as_os_str().is_empty() => crate_root(parent, roots),
+            _ => None,
+        }
+    };
+    roots.insert(dir.to_path_buf(), root.clone());
+    root
+}
+
 /// Reads, decodes, parses and indexes one file.
-fn load(path: &Path) -> Loaded {
+fn load(path: &Path, krate: usize, crate_modules: &Arc<HashSet<String>>) -> Loaded {
     let (source, outcome) = match std::fs::read(path) {
         Err(error) => {
             let source = SourceFile::new(path.to_path_buf(), String::new());
@@ -124,8 +196,9 @@ fn load(path: &Path) -> Loaded {
             Ok(text) => {
                 let source = SourceFile::new(path.to_path_buf(), text);
                 let outcome = guarded_result(&source, || {
-                    rust::parse(&source)
-                        .map(|ast| rust::macros::with_cache(|| FileIndex::build(&ast)))
+                    rust::parse(&source).map(|ast| {
+                        rust::macros::with_cache(|| FileIndex::build(&ast, crate_modules.clone()))
+                    })
                 });
                 (source, outcome)
             }
@@ -133,6 +206,7 @@ fn load(path: &Path) -> Loaded {
     };
     Loaded {
         source: Arc::new(source),
+        krate,
         outcome,
     }
 }
@@ -168,7 +242,7 @@ fn check_file(
 struct Triggers(AhoCorasick);
 
 impl Triggers {
-    fn new(project: &ProjectIndex, settings: &Settings) -> Self {
+    fn new(projects: &[ProjectIndex], settings: &Settings) -> Self {
         // Guards (CTX001, CTX004), spawns (CTX003), and the names the crate-wide index
         // knows: context variables (CTX001, CTX003) and thread-locals (CTX002).
         let fixed = [
@@ -185,10 +259,9 @@ impl Triggers {
             .iter()
             .chain(&settings.extra_carriers)
             .filter_map(|path| path.rsplit("::").next());
-        let names = project
-            .context_vars
+        let names = projects
             .iter()
-            .chain(&project.thread_locals)
+            .flat_map(|project| project.context_vars.iter().chain(&project.thread_locals))
             .map(String::as_str);
         let patterns: Vec<&str> = fixed.into_iter().chain(configured).chain(names).collect();
         // Building fails only past aho-corasick's size limits; then every file is checked.

@@ -107,7 +107,10 @@ mod tests {
     use super::*;
 
     fn kind(code: &str) -> Option<GuardKind> {
-        let index = FileIndex::build(&syn::parse_file("use tracing::subscriber;").unwrap());
+        let index = FileIndex::build(
+            &syn::parse_file("use tracing::subscriber;").unwrap(),
+            Default::default(),
+        );
         guard_call(&syn::parse_str(code).unwrap(), &index)
     }
 

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use std::sync::Arc;
 
 use proc_macro2::TokenTree;
 use syn::visit::{self, Visit};
@@ -33,19 +34,36 @@ pub(crate) struct FileIndex {
     pub(crate) async_written_thread_locals: HashSet<String>,
     /// Functions whose bodies use the current context (CTX003's crate-wide fact).
     pub(crate) context_using_fns: HashSet<String>,
+    /// Modules declared in this file (`mod name;`, `mod name { .. }`).
+    pub(crate) modules: HashSet<String>,
+    /// The module names the file's crate has on disk (see `linter::crate_modules`).
+    pub(crate) crate_modules: Arc<HashSet<String>>,
 }
 
 impl FileIndex {
-    /// Indexes a parsed file.
-    pub(crate) fn build(ast: &syn::File) -> Self {
+    /// Indexes a parsed file of a crate whose modules on disk are `crate_modules`.
+    pub(crate) fn build(ast: &syn::File, crate_modules: Arc<HashSet<String>>) -> Self {
         let mut indexer = Indexer {
-            index: FileIndex::default(),
+            index: FileIndex {
+                crate_modules,
+                ..FileIndex::default()
+            },
         };
         indexer.visit_file(ast);
         let mut index = indexer.index;
         rules::thread_local_in_async::rust::collect_facts(ast, &mut index);
         rules::unpropagated_spawn::rust::collect_facts(ast, &mut index);
         index
+    }
+
+    /// Whether a resolved path starting with `root` names something of this crate rather
+    /// than another crate's (`crate::`, `self::`, a type, a module of the crate) — so a
+    /// call of `zstd::bulk::compress` is never mistaken for the crate's own `compress`.
+    pub(crate) fn is_local_root(&self, root: &str) -> bool {
+        matches!(root, "crate" | "self" | "super" | "Self")
+            || root.starts_with(|c: char| c.is_ascii_uppercase())
+            || self.modules.contains(root)
+            || self.crate_modules.contains(root)
     }
 
     /// The full path `path` stands for here: the first segment is resolved through `use`
@@ -97,6 +115,11 @@ struct Indexer {
 }
 
 impl<'ast> Visit<'ast> for Indexer {
+    fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+        self.index.modules.insert(item.ident.to_string());
+        visit::visit_item_mod(self, item);
+    }
+
     fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
         collect_use(&item.tree, String::new(), &mut self.index.aliases);
     }
@@ -220,7 +243,10 @@ mod tests {
     use super::*;
 
     fn index(code: &str) -> FileIndex {
-        FileIndex::build(&syn::parse_file(code).expect("test code parses"))
+        FileIndex::build(
+            &syn::parse_file(code).expect("test code parses"),
+            Default::default(),
+        )
     }
 
     #[test]

@@ -176,7 +176,7 @@ impl<'a> RustContext<'a> {
 pub(crate) fn check_snippet(code: &str, check: fn(&mut RustContext<'_>)) -> Vec<Diagnostic> {
     let source = SourceFile::new("x.rs".into(), code.to_string());
     let ast = parse(&source).expect("test code parses");
-    let index = FileIndex::build(&ast);
+    let index = FileIndex::build(&ast, Default::default());
     let mut project = ProjectIndex::default();
     project.merge(&index);
     let settings = Settings::default();

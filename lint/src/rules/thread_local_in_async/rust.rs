@@ -1354,7 +1354,7 @@ mod tests {
         let code = format!("{DECL}async fn f(id: u64) {{\n    ID.set(id);\n    g().await;\n}}\n");
         let diagnostics = crate::rust::check_snippet(&code, check);
         let source = SourceFile::new("x.rs".into(), code.clone());
-        let index = FileIndex::build(&crate::rust::parse(&source).unwrap());
+        let index = FileIndex::build(&crate::rust::parse(&source).unwrap(), Default::default());
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(&code[diagnostics[0].range.clone()], "ID.set(id)");
         assert_eq!(&code[diagnostics[0].labels[0].range.clone()], ".await");
@@ -1492,7 +1492,7 @@ mod tests {
              async fn r() { ROUTE.with(|r| r.set(4)); }\n",
         )
         .unwrap();
-        let index = FileIndex::build(&ast);
+        let index = FileIndex::build(&ast, Default::default());
         let mut facts: Vec<_> = index.async_written_thread_locals.iter().cloned().collect();
         facts.sort();
         assert_eq!(facts, ["OTHER_FILE_KEY", "ROUTE"]);

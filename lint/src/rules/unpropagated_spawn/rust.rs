@@ -247,12 +247,12 @@ mod tests {
         for text in files {
             let source = SourceFile::new("lib.rs".into(), text.to_string());
             let ast = crate::rust::parse(&source).expect("test code parses");
-            project.merge(&FileIndex::build(&ast));
+            project.merge(&FileIndex::build(&ast, Default::default()));
         }
         let text = files.last().expect("a file");
         let source = SourceFile::new("lib.rs".into(), text.to_string());
         let ast = crate::rust::parse(&source).expect("test code parses");
-        let index = FileIndex::build(&ast);
+        let index = FileIndex::build(&ast, Default::default());
         let mut context =
             RustContext::new(&source, &ast, &index, &project, settings, RuleSet::all());
         check(&mut context);
@@ -407,7 +407,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        let index = FileIndex::build(&ast);
+        let index = FileIndex::build(&ast, Default::default());
         let mut facts: Vec<&str> = index.context_using_fns.iter().map(String::as_str).collect();
         facts.sort_unstable();
         assert_eq!(

@@ -291,7 +291,7 @@ pub(super) fn call_key(
     }
     let resolved = index.resolve(path);
     let parts: Vec<&str> = resolved.split("::").collect();
-    if is_external(parts[0]) {
+    if is_external(parts[0]) || (parts.len() > 1 && !index.is_local_root(parts[0])) {
         return None;
     }
     match parts.len() {

@@ -454,7 +454,8 @@ impl<'a> Walker<'a> {
         }
         let words = self.type_of(receiver);
         let first = words.first()?;
-        if rec::is_external(first.split("::").next().unwrap_or_default()) {
+        let root = first.split("::").next().unwrap_or_default();
+        if rec::is_external(root) || !self.cfg.index.is_local_root(root) {
             return None;
         }
         let ty = first.rsplit("::").next()?;
