@@ -102,6 +102,12 @@ struct Restore<'a, 'c> {
 impl Drop for Restore<'_, '_> {
     #[inline]
     fn drop(&mut self) {
+        #[cfg(loom)]
+        if std::thread::panicking()
+            && crate::mutant::active(crate::mutant::Mutant::RunKeepsContextOnPanic)
+        {
+            return;
+        }
         let (vars, id) = self.current.swap(self.caller_vars.take(), self.caller_id);
         self.context.vars = vars;
         self.context.id = id;

@@ -222,6 +222,17 @@ impl Current {
             // SAFETY: invariant 1: this `&mut` ends before we return and no user code runs
             // while it lives (no borrow is lent out, and displaced values are returned).
             let slot = unsafe { &mut *self.vars.get() };
+            #[cfg(loom)]
+            if crate::mutant::active(crate::mutant::Mutant::SetInPlace) {
+                if let Some(shared) = slot.as_ref() {
+                    // SAFETY: none: the mutant skips the uniqueness check on purpose (`Mutant`).
+                    let vars = unsafe { &mut *Arc::as_ptr(shared).cast_mut() };
+                    return Displaced {
+                        value: vars.put(var, value),
+                        _map: None,
+                    };
+                }
+            }
             if let Some(vars) = slot.as_mut().and_then(Arc::get_mut) {
                 return Displaced {
                     value: vars.put(var, value),

@@ -33,6 +33,9 @@
 
 mod context;
 mod current;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod mutant;
 mod spawn;
 mod sync;
 mod value;

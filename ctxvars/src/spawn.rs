@@ -20,7 +20,13 @@ use crate::Context;
 /// ```
 pub fn propagate<R>(f: impl FnOnce() -> R) -> impl FnOnce() -> R {
     let mut context = Context::current();
-    move || context.run(f)
+    move || {
+        #[cfg(loom)]
+        if crate::mutant::active(crate::mutant::Mutant::PropagateWithoutCapture) {
+            return f();
+        }
+        context.run(f)
+    }
 }
 
 /// `std::thread`, with the caller's context carried into the new thread.

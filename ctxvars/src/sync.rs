@@ -21,6 +21,11 @@ pub(crate) use std::sync::atomic::{fence, AtomicUsize};
 /// never an ordering with other memory, so there is no interleaving to explore.
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The switch for the harness's mutants (`mutant.rs`) is a std atomic too: it is set between
+/// models, never inside one, so it is configuration rather than state for loom to explore.
+#[cfg(loom)]
+pub(crate) use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+
 /// Declares the per-thread current-context slot.
 #[cfg(not(loom))]
 macro_rules! current_thread_local {

@@ -125,6 +125,10 @@ impl Clone for Value {
 impl Drop for Value {
     #[inline]
     fn drop(&mut self) {
+        #[cfg(loom)]
+        if self.drop_mutated() {
+            return;
+        }
         let refs = &self.header().refs;
         // The last handle needs no read-modify-write: nobody else can clone it any more. The
         // Acquire load orders every other handle's (Release) drop before the destruction.
@@ -139,6 +143,32 @@ impl Drop for Value {
             // SAFETY: this was the last handle; `destroy` is the one made for this allocation.
             unsafe { (self.header().destroy)(self.ptr) }
         }
+    }
+}
+
+impl Value {
+    /// `Drop` with the active mutant's bug; `false` (nothing done) when no drop mutant is on.
+    #[cfg(loom)]
+    fn drop_mutated(&mut self) -> bool {
+        use crate::mutant::{active, Mutant};
+        let refs = &self.header().refs;
+        let last = if active(Mutant::LostLastDrop) {
+            let last = refs.load(Ordering::Acquire) == 1;
+            if !last {
+                refs.fetch_sub(1, Ordering::Release);
+            }
+            last
+        } else if active(Mutant::DropWithoutAcquire) {
+            refs.load(Ordering::Relaxed) == 1 || refs.fetch_sub(1, Ordering::Relaxed) == 1
+        } else {
+            return false;
+        };
+        if last {
+            // SAFETY: as in `drop` for `LostLastDrop`, which leaks but never frees early;
+            // `DropWithoutAcquire` frees without the ordering on purpose.
+            unsafe { (self.header().destroy)(self.ptr) }
+        }
+        true
     }
 }
 

@@ -293,6 +293,12 @@ pub struct VarGuard<'a, T: Send + Sync + 'static> {
 impl<T: Send + Sync + 'static> Drop for VarGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
+        #[cfg(loom)]
+        if std::thread::panicking()
+            && crate::mutant::active(crate::mutant::Mutant::GuardSkipsResetOnPanic)
+        {
+            return;
+        }
         if let Some(token) = self.token.take() {
             // A rejected reset (guard dropped in another context) leaves that context as the
             // documented behaviour of `set_guard` says; panicking in drop would abort unwinds.
