@@ -11,6 +11,8 @@ const RULES: &[(&str, &str)] = &[
     ("CTX002", "thread-local-in-async"),
     ("CTX003", "unpropagated-spawn"),
     ("CTX004", "guard-across-await"),
+    ("CTX005", "shared-context-run"),
+    ("CTX006", "mutable-context-value"),
     ("CTX100", "unused-suppression"),
 ];
 

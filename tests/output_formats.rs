@@ -427,7 +427,7 @@ fn sarif_rules_are_every_rule() {
     let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(
         ids,
-        ["CTX000", "CTX001", "CTX002", "CTX003", "CTX004", "CTX100"]
+        ["CTX000", "CTX001", "CTX002", "CTX003", "CTX004", "CTX005", "CTX006", "CTX100"]
     );
     for rule in rules {
         let id = rule["id"].as_str().unwrap();

@@ -12,6 +12,7 @@ struct PerThreadCounting;
 thread_local! {
     static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
     static PEAK_BYTES: Cell<isize> = const { Cell::new(0) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn record(delta: isize) {
@@ -26,6 +27,7 @@ fn record(delta: isize) {
 // SAFETY: forwards to the system allocator; the bookkeeping never allocates.
 unsafe impl GlobalAlloc for PerThreadCounting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
         record(layout.size() as isize);
         System.alloc(layout)
     }
@@ -85,6 +87,20 @@ fn ten_million_set_reset_iterations_hold_constant_memory() {
     assert_eq!(net, 0, "net allocation after the loop");
     // One value box at a time; nothing grows with the iteration count.
     assert!(peak <= 64, "peak grew by {peak} bytes");
+}
+
+#[test]
+fn steady_set_reset_does_not_allocate() {
+    // The first set allocates a value block; from then on each reset leaves the block for
+    // the thread's next set, so a worker's set/reset loop never calls the allocator.
+    let warm = REQUEST_ID.set(0);
+    REQUEST_ID.reset(warm).unwrap();
+    let before = ALLOCATIONS.with(Cell::get);
+    for i in 0..1_000 {
+        let token = REQUEST_ID.set(i);
+        REQUEST_ID.reset(token).unwrap();
+    }
+    assert_eq!(ALLOCATIONS.with(Cell::get) - before, 0);
 }
 
 #[test]

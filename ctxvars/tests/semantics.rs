@@ -182,6 +182,7 @@ fn debug_output_names_vars_but_never_shows_values() {
     let shown = format!("{:?}", Context::current());
     assert_eq!(shown, r#"Context { vars: ["user", "api_key"] }"#);
     assert!(!format!("{:?} {:?}", secret, _s).contains("hunter2"));
+    assert_eq!(format!("{_s:?}"), r#"VarGuard { var: "api_key" }"#);
 }
 
 #[test]

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::settings::Settings;
 
-/// The languages ctxlint reads, by file extension.
-pub const EXTENSIONS: &[&str] = &["rs"];
+use crate::language::Language;
 
 /// The files under `paths` to lint, sorted and without duplicates.
 pub fn discover(paths: &[PathBuf], settings: &Settings) -> Result<Vec<PathBuf>, Error> {
@@ -51,7 +50,8 @@ fn without_dot_components(path: &Path) -> PathBuf {
         .collect()
 }
 
-/// Directories that hold no code of the project (VCS data, build output, environments).
+/// Directories that hold no code of the project (VCS data, build output, environments);
+/// walked only when named on the command line.
 const SKIPPED_DIRS: &[&str] = &[
     ".git",
     "target",
@@ -59,6 +59,8 @@ const SKIPPED_DIRS: &[&str] = &[
     ".venv",
     "venv",
     "__pypackages__",
+    "build",
+    "dist",
 ];
 
 fn is_skipped_dir(entry: &ignore::DirEntry) -> bool {
@@ -71,7 +73,5 @@ fn is_skipped_dir(entry: &ignore::DirEntry) -> bool {
 }
 
 fn has_lintable_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|ext| ext.to_str())
-        .is_some_and(|ext| EXTENSIONS.contains(&ext))
+    Language::of(path).is_some()
 }

@@ -12,6 +12,8 @@ use rayon::prelude::*;
 use crate::diagnostic::{Diagnostic, Finding};
 use crate::discovery;
 use crate::error::Error;
+use crate::language::Language;
+use crate::python::{self, PyFileIndex, PyProjectIndex, PythonContext};
 use crate::registry::Rule;
 use crate::rules;
 use crate::rust::{self, FileIndex, ProjectIndex, RustContext};
@@ -45,9 +47,15 @@ pub fn check(paths: &[PathBuf], settings: &Settings) -> Result<Report, Error> {
 /// A file after the first pass: its text and its index, or the reason it cannot be checked.
 struct Loaded {
     source: Arc<SourceFile>,
-    /// Which of the run's crates the file belongs to.
+    /// Which of the run's crates the file belongs to (Rust).
     krate: usize,
-    outcome: Result<FileIndex, Diagnostic>,
+    outcome: Result<Indexed, Diagnostic>,
+}
+
+/// A file's index, by language.
+enum Indexed {
+    Rust(FileIndex),
+    Python(PyFileIndex),
 }
 
 fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
@@ -58,9 +66,13 @@ fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
         .map(|(path, &krate)| load(path, krate, &crates.modules[krate]))
         .collect();
     let mut projects = vec![ProjectIndex::default(); crates.modules.len()];
+    // Python modules import each other by dotted name, so one index spans the run.
+    let mut python_project = PyProjectIndex::default();
     for file in &loaded {
-        if let Ok(index) = &file.outcome {
-            projects[file.krate].merge(index);
+        match &file.outcome {
+            Ok(Indexed::Rust(index)) => projects[file.krate].merge(index),
+            Ok(Indexed::Python(index)) => python_project.merge(index),
+            Err(_) => {}
         }
     }
     let triggers = Triggers::new(&projects, settings);
@@ -68,19 +80,27 @@ fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
         .into_par_iter()
         .flat_map_iter(|file| {
             let enabled = settings.rules_for(file.source.path());
+            let source = &file.source;
             let diagnostics = match &file.outcome {
-                Ok(index) if triggers.could_fire(file.source.text()) => {
-                    guarded(&file.source, || {
-                        check_file(&file.source, index, &projects[file.krate], settings)
+                Ok(Indexed::Rust(index)) if triggers.could_fire(source.text()) => {
+                    guarded(source, || {
+                        check_rust_file(source, index, &projects[file.krate], settings)
                     })
                 }
-                Ok(_) => Vec::new(),
+                Ok(Indexed::Rust(_)) => Vec::new(),
+                Ok(Indexed::Python(index)) => guarded(source, || {
+                    check_python_file(source, index, &python_project, settings)
+                }),
                 Err(diagnostic) => vec![diagnostic.clone()],
             };
-            // Suppressions only apply to files the rules ran on: in a file that was not
-            // checked, none of them can have been used.
+            // A file that could not be read has no suppressions to apply.
             let diagnostics = match &file.outcome {
-                Ok(_) => suppression::apply(&file.source, diagnostics, enabled),
+                Ok(Indexed::Rust(_)) => {
+                    suppression::apply(source, suppression::rust_comments, diagnostics, enabled)
+                }
+                Ok(Indexed::Python(_)) => {
+                    suppression::apply(source, python::comment_ranges, diagnostics, enabled)
+                }
                 Err(_) => diagnostics,
             };
             let diagnostics = diagnostics
@@ -195,10 +215,19 @@ fn load(path: &Path, krate: usize, crate_modules: &Arc<HashSet<String>>) -> Load
             }
             Ok(text) => {
                 let source = SourceFile::new(path.to_path_buf(), text);
-                let outcome = guarded_result(&source, || {
-                    rust::parse(&source).map(|ast| {
-                        rust::macros::with_cache(|| FileIndex::build(&ast, crate_modules.clone()))
-                    })
+                let outcome = guarded_result(&source, || match Language::of(path) {
+                    Some(Language::Python) => {
+                        let parsed = python::parse(&source);
+                        let module = python::index::module_name(path);
+                        Ok(Indexed::Python(PyFileIndex::build(&parsed.module, module)))
+                    }
+                    // Discovery only yields files of a known language; a file named on the
+                    // command line with another extension is read as Rust.
+                    Some(Language::Rust) | None => rust::parse(&source).map(|ast| {
+                        Indexed::Rust(rust::macros::with_cache(|| {
+                            FileIndex::build(&ast, crate_modules.clone())
+                        }))
+                    }),
                 });
                 (source, outcome)
             }
@@ -214,7 +243,7 @@ fn load(path: &Path, krate: usize, crate_modules: &Arc<HashSet<String>>) -> Load
 /// Parses again and runs the rules with the first pass's index (spans are only valid on the
 /// thread that parsed them, so the syntax tree is not kept between passes; the index holds
 /// byte offsets only).
-fn check_file(
+fn check_rust_file(
     source: &SourceFile,
     index: &FileIndex,
     project: &ProjectIndex,
@@ -234,6 +263,30 @@ fn check_file(
     );
     rust::macros::with_cache(|| rules::check_rust(&mut context));
     context.into_diagnostics()
+}
+
+/// Parses again (Python parses fast; the tree is not worth keeping between passes) and
+/// runs the rules. The parser recovers from syntax errors, so a file with one is still
+/// checked, and its first error is reported as well.
+fn check_python_file(
+    source: &SourceFile,
+    index: &PyFileIndex,
+    project: &PyProjectIndex,
+    settings: &Settings,
+) -> Vec<Diagnostic> {
+    let parsed = python::parse(source);
+    let mut context = PythonContext::new(
+        source,
+        &parsed.module,
+        index,
+        project,
+        settings,
+        settings.rules_for(source.path()),
+    );
+    rules::check_python(&mut context);
+    let mut diagnostics = context.into_diagnostics();
+    diagnostics.extend(parsed.syntax_error);
+    diagnostics
 }
 
 /// The words some rule starts from; a file that contains none of them cannot produce a

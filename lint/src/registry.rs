@@ -96,6 +96,8 @@ rule_table! {
     ThreadLocalInAsync => rules::thread_local_in_async::ThreadLocalInAsync::INFO,
     UnpropagatedSpawn => rules::unpropagated_spawn::UnpropagatedSpawn::INFO,
     GuardAcrossAwait => rules::guard_across_await::GuardAcrossAwait::INFO,
+    SharedContextRun => rules::shared_context_run::SharedContextRun::INFO,
+    MutableContextValue => rules::mutable_context_value::MutableContextValue::INFO,
     UnusedSuppression => rules::unused_suppression::UnusedSuppression::INFO,
 }
 

@@ -1,5 +1,6 @@
 //! Configuration: `ctxlint.toml`, or `[package.metadata.ctxlint]` /
-//! `[workspace.metadata.ctxlint]` in the nearest `Cargo.toml`, then command-line overrides.
+//! `[workspace.metadata.ctxlint]` in the nearest `Cargo.toml`, or `[tool.ctxlint]` in the
+//! nearest `pyproject.toml`, then command-line overrides.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ struct ConfigFile {
     per_file_ignores: Option<BTreeMap<String, Vec<String>>>,
     extra_spawn_functions: Option<Vec<String>>,
     extra_carriers: Option<Vec<String>>,
+    extra_executors: Option<Vec<String>>,
 }
 
 /// Everything a run needs to know besides the paths.
@@ -35,6 +37,9 @@ pub struct Settings {
     pub extra_spawn_functions: Vec<String>,
     /// More functions or methods that carry context into spawned work.
     pub extra_carriers: Vec<String>,
+    /// Python: executor classes or factories known to run submitted work in a copy of the
+    /// submitter's context (so submitting to them is not CTX003).
+    pub extra_executors: Vec<String>,
     /// The configuration file the settings came from.
     pub config_path: Option<PathBuf>,
     /// The directory `exclude` and `per-file-ignores` patterns are relative to: the
@@ -50,6 +55,7 @@ impl Default for Settings {
             per_file_ignores: Vec::new(),
             extra_spawn_functions: Vec::new(),
             extra_carriers: Vec::new(),
+            extra_executors: Vec::new(),
             config_path: None,
             base: None,
         }
@@ -78,6 +84,17 @@ impl Settings {
                     path: path.to_path_buf(),
                     message: "no [package.metadata.ctxlint] or [workspace.metadata.ctxlint] table"
                         .to_string(),
+                })?;
+                Some((path.to_path_buf(), file))
+            }
+            Some(path)
+                if path
+                    .file_name()
+                    .is_some_and(|name| name == "pyproject.toml") =>
+            {
+                let file = read_pyproject(path)?.ok_or_else(|| Error::Config {
+                    path: path.to_path_buf(),
+                    message: "no [tool.ctxlint] table".to_string(),
                 })?;
                 Some((path.to_path_buf(), file))
             }
@@ -130,6 +147,7 @@ impl Settings {
             per_file_ignores,
             extra_spawn_functions: file.extra_spawn_functions.unwrap_or_default(),
             extra_carriers: file.extra_carriers.unwrap_or_default(),
+            extra_executors: file.extra_executors.unwrap_or_default(),
             config_path: Some(path.to_path_buf()),
             base: path.parent().and_then(|dir| {
                 std::fs::canonicalize(if dir.as_os_str().is_empty() {
@@ -188,7 +206,8 @@ fn globs(patterns: &[String]) -> Result<GlobSet, String> {
     builder.build().map_err(|error| error.to_string())
 }
 
-/// Walks up from `start` to the first `ctxlint.toml`, or `Cargo.toml` with a ctxlint table.
+/// Walks up from `start` to the first `ctxlint.toml`, or `Cargo.toml` / `pyproject.toml`
+/// with a ctxlint table.
 fn find_config(start: &Path) -> Result<Option<(PathBuf, ConfigFile)>, Error> {
     let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
     for dir in start.ancestors() {
@@ -200,6 +219,12 @@ fn find_config(start: &Path) -> Result<Option<(PathBuf, ConfigFile)>, Error> {
         if cargo.is_file() {
             if let Some(file) = read_cargo_metadata(&cargo)? {
                 return Ok(Some((cargo, file)));
+            }
+        }
+        let pyproject = dir.join("pyproject.toml");
+        if pyproject.is_file() {
+            if let Some(file) = read_pyproject(&pyproject)? {
+                return Ok(Some((pyproject, file)));
             }
         }
     }
@@ -219,6 +244,30 @@ fn read_config(path: &Path) -> Result<ConfigFile, Error> {
 
 /// The ctxlint table of a `Cargo.toml`: `[package.metadata.ctxlint]`, else `[workspace.metadata.ctxlint]`.
 fn read_cargo_metadata(path: &Path) -> Result<Option<ConfigFile>, Error> {
+    read_embedded_table(path, "[metadata.ctxlint]", |manifest| {
+        ["package", "workspace"].iter().find_map(|section| {
+            manifest
+                .get(*section)?
+                .get("metadata")?
+                .get("ctxlint")
+                .cloned()
+        })
+    })
+}
+
+/// The `[tool.ctxlint]` table of a `pyproject.toml`.
+fn read_pyproject(path: &Path) -> Result<Option<ConfigFile>, Error> {
+    read_embedded_table(path, "[tool.ctxlint]", |manifest| {
+        manifest.get("tool")?.get("ctxlint").cloned()
+    })
+}
+
+/// The ctxlint table `find` picks out of another tool's TOML file, if it has one.
+fn read_embedded_table(
+    path: &Path,
+    name: &str,
+    find: impl FnOnce(&toml::Table) -> Option<toml::Value>,
+) -> Result<Option<ConfigFile>, Error> {
     let config_error = |message: String| Error::Config {
         path: path.to_path_buf(),
         message,
@@ -226,18 +275,11 @@ fn read_cargo_metadata(path: &Path) -> Result<Option<ConfigFile>, Error> {
     let text = std::fs::read_to_string(path).map_err(|error| config_error(error.to_string()))?;
     let manifest: toml::Table =
         toml::from_str(&text).map_err(|error| config_error(one_line(&error)))?;
-    let table = ["package", "workspace"].iter().find_map(|section| {
-        manifest
-            .get(*section)?
-            .get("metadata")?
-            .get("ctxlint")
-            .cloned()
-    });
-    match table {
+    match find(&manifest) {
         None => Ok(None),
         Some(table) => ConfigFile::deserialize(table)
             .map(Some)
-            .map_err(|error| config_error(format!("[metadata.ctxlint]: {}", one_line(&error)))),
+            .map_err(|error| config_error(format!("{name}: {}", one_line(&error)))),
     }
 }
 

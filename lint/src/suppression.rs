@@ -1,5 +1,6 @@
 //! `// ctxlint: ignore[CTX003] reason` (this line or the next) and
-//! `// ctxlint: ignore-file[CTX002] reason`; suppressions that suppress nothing are reported.
+//! `// ctxlint: ignore-file[CTX002] reason` — `#` comments in Python, where ruff's
+//! `# noqa: CTX003` (this line) works too; suppressions that suppress nothing are reported.
 
 use std::ops::Range;
 
@@ -20,15 +21,23 @@ struct Suppression {
 }
 
 const MARKER: &str = "ctxlint:";
+const NOQA: &str = "noqa";
 
 /// Removes suppressed diagnostics and adds one CTX100 per rule of a suppression that
 /// suppressed nothing (only for rules that ran: a disabled rule's suppression is not stale).
+/// `comments` finds the byte ranges of the file's line comments (the language's lexer); it
+/// only runs on files that mention a suppression at all.
 pub(crate) fn apply(
     source: &SourceFile,
+    comments: fn(&str) -> Vec<Range<usize>>,
     diagnostics: Vec<Diagnostic>,
     enabled: RuleSet,
 ) -> Vec<Diagnostic> {
-    let mut suppressions = parse(source);
+    let text = source.text();
+    if !text.contains(MARKER) && !text.contains(NOQA) {
+        return diagnostics;
+    }
+    let mut suppressions = parse(source, comments(text));
     if suppressions.is_empty() {
         return diagnostics;
     }
@@ -83,10 +92,10 @@ impl Suppression {
     }
 }
 
-/// Finds suppression comments: `//` comments (not `//` inside strings) naming rules.
-fn parse(source: &SourceFile) -> Vec<Suppression> {
+/// Finds suppression comments among the file's `comments`.
+fn parse(source: &SourceFile, comments: Vec<Range<usize>>) -> Vec<Suppression> {
     let text = source.text();
-    line_comments(text)
+    comments
         .into_iter()
         .filter_map(|comment| {
             let location = source.location(comment.start);
@@ -106,8 +115,11 @@ fn parse_comment(
     row: usize,
     standalone: bool,
 ) -> Option<Suppression> {
-    let body = comment.trim_start_matches('/').trim_start();
-    let rest = body.strip_prefix(MARKER)?.trim_start();
+    let body = comment.trim_start_matches(['/', '#']).trim_start();
+    let Some(rest) = body.strip_prefix(MARKER) else {
+        return parse_noqa(comment, range, row);
+    };
+    let rest = rest.trim_start();
     let (file_wide, rest) = match rest.strip_prefix("ignore-file[") {
         Some(rest) => (true, rest),
         None => (false, rest.strip_prefix("ignore[")?),
@@ -130,9 +142,43 @@ fn parse_comment(
     })
 }
 
+/// ruff's `# noqa: CTX003, E501` anywhere in a comment (after other text too, as in
+/// `# type: ignore  # noqa: CTX003`): it covers its own line, and only the codes it names —
+/// a bare `# noqa` is another tool's and does not silence ctxlint.
+fn parse_noqa(comment: &str, range: Range<usize>, row: usize) -> Option<Suppression> {
+    let lower = comment.to_ascii_lowercase();
+    let (hash, at) = lower.match_indices(NOQA).find_map(|(at, _)| {
+        let hash = lower[..at].trim_end();
+        hash.ends_with('#').then(|| (hash.len() - 1, at))
+    })?;
+    let list = comment[at + NOQA.len()..].trim_start().strip_prefix(':')?;
+    // The codes run until the first word that is not a code (a reason, another comment).
+    let rules: Vec<Rule> = list
+        .split([',', ' ', '\t'])
+        .filter(|item| !item.is_empty())
+        .take_while(|item| is_code_like(item))
+        .filter_map(|item| item.parse().ok())
+        .collect();
+    if rules.is_empty() {
+        return None;
+    }
+    Some(Suppression {
+        range: range.start + hash..range.start + comment.trim_end().len(),
+        rows: Some((row, row)),
+        used: vec![false; rules.len()],
+        rules,
+    })
+}
+
+/// `CTX003`, `E501`, `RUF100`: letters, then digits.
+fn is_code_like(word: &str) -> bool {
+    let digits = word.trim_start_matches(|c: char| c.is_ascii_uppercase());
+    digits.len() < word.len() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The byte ranges of the `//` comments in Rust source, skipping string, raw-string and
 /// character literals and block comments, so `"// ctxlint: ignore[..]"` in a string is text.
-fn line_comments(text: &str) -> Vec<Range<usize>> {
+pub(crate) fn rust_comments(text: &str) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let mut comments = Vec::new();
     let mut at = 0;
@@ -263,7 +309,7 @@ mod tests {
         let diagnostics = (2..=4)
             .map(|row| at_row(&source, Rule::UnpropagatedSpawn, row))
             .collect();
-        let kept = apply(&source, diagnostics, RuleSet::all());
+        let kept = apply(&source, rust_comments, diagnostics, RuleSet::all());
         let rows: Vec<_> = kept
             .iter()
             .map(|d| source.location(d.range.start).row)
@@ -272,9 +318,37 @@ mod tests {
     }
 
     #[test]
+    fn noqa_names_codes_and_covers_its_own_line_only() {
+        let text = "a()  # noqa: CTX003, E501 reviewed\nb()  # noqa\n# noqa: CTX003\nc()\nd()  # type: ignore  # NOQA:CTX001\n";
+        let source = SourceFile::new("a.py".into(), text.into());
+        let diagnostics = [
+            (1, Rule::UnpropagatedSpawn),
+            (2, Rule::UnpropagatedSpawn),
+            (4, Rule::UnpropagatedSpawn),
+            (5, Rule::SetWithoutReset),
+        ]
+        .into_iter()
+        .map(|(row, rule)| at_row(&source, rule, row))
+        .collect();
+        let kept = apply(
+            &source,
+            crate::python::comment_ranges,
+            diagnostics,
+            RuleSet::all(),
+        );
+        let found: Vec<_> = kept
+            .iter()
+            .map(|d| (source.location(d.range.start).row, d.rule.code()))
+            .collect();
+        // Bare `# noqa` is another tool's; a standalone noqa covers only its own line (and
+        // is then unused).
+        assert_eq!(found, [(2, "CTX003"), (4, "CTX003"), (3, "CTX100")]);
+    }
+
+    #[test]
     fn comments_inside_strings_and_chars_are_not_comments() {
         let text = "let a = \"// not\"; let b = r#\"// no\"#; let c = '\"'; let d: &'static str = x; // yes\n/* // no */ // also\n";
-        let found: Vec<&str> = line_comments(text)
+        let found: Vec<&str> = rust_comments(text)
             .into_iter()
             .map(|range| &text[range])
             .collect();
@@ -287,6 +361,7 @@ mod tests {
         let source = SourceFile::new("a.rs".into(), text.into());
         let kept = apply(
             &source,
+            rust_comments,
             vec![at_row(&source, Rule::ThreadLocalInAsync, 3)],
             RuleSet::all(),
         );

@@ -1,6 +1,6 @@
-//! Runs every rule fixture: `fixtures/<language>/<rule-name>/*.rs`, where each line that must
-//! produce findings ends with `//~ CODE [CODE ...]`. Fails listing, per file, the findings
-//! that are missing and the ones nobody expected.
+//! Runs every rule fixture: `fixtures/<language>/<rule-name>/*.{rs,py}`, where each line
+//! that must produce findings ends with `//~ CODE [CODE ...]` (`#~` in Python). Fails
+//! listing, per file, the findings that are missing and the ones nobody expected.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,12 +12,12 @@ fn fixtures_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
 
-/// `(row, code)` pairs marked in the file.
-fn expected(text: &str) -> BTreeSet<(usize, String)> {
+/// `(row, code)` pairs marked in the file with `marker`.
+fn expected(text: &str, marker: &str) -> BTreeSet<(usize, String)> {
     let mut expected = BTreeSet::new();
     for (at, line) in text.lines().enumerate() {
-        if let Some(marker) = line.rfind("//~") {
-            for code in line[marker + 3..].split_whitespace() {
+        if let Some(start) = line.rfind(marker) {
+            for code in line[start + marker.len()..].split_whitespace() {
                 expected.insert((at + 1, code.to_string()));
             }
         }
@@ -25,7 +25,7 @@ fn expected(text: &str) -> BTreeSet<(usize, String)> {
     expected
 }
 
-fn fixture_files(language: &str) -> Vec<PathBuf> {
+fn fixture_files(language: &str, extension: &str) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let Ok(rules) = std::fs::read_dir(fixtures_root().join(language)) else {
         return files;
@@ -36,7 +36,7 @@ fn fixture_files(language: &str) -> Vec<PathBuf> {
             .flatten()
             .flatten()
         {
-            if file.path().extension().is_some_and(|ext| ext == "rs") {
+            if file.path().extension().is_some_and(|ext| ext == extension) {
                 files.push(file.path());
             }
         }
@@ -47,7 +47,17 @@ fn fixture_files(language: &str) -> Vec<PathBuf> {
 
 #[test]
 fn rust_fixtures_produce_exactly_the_marked_findings() {
-    let files = fixture_files("rust");
+    check_fixtures("rust", "rs", "//~");
+}
+
+#[test]
+fn python_fixtures_produce_exactly_the_marked_findings() {
+    check_fixtures("python", "py", "#~");
+}
+
+fn check_fixtures(language: &str, extension: &str, marker: &str) {
+    let files = fixture_files(language, extension);
+    assert!(!files.is_empty(), "no {language} fixtures found");
     let mut failures = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).expect("fixture is UTF-8");
@@ -58,7 +68,7 @@ fn rust_fixtures_produce_exactly_the_marked_findings() {
             .iter()
             .map(|f| (f.start.row, f.rule.code().to_string()))
             .collect();
-        let expected = expected(&text);
+        let expected = expected(&text, marker);
         let missing: Vec<_> = expected.difference(&actual).collect();
         let unexpected: Vec<_> = report
             .findings

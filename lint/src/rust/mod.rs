@@ -12,8 +12,8 @@ use std::ops::Range;
 use proc_macro2::Span;
 
 use crate::diagnostic::Diagnostic;
-use crate::registry::{Rule, RuleSet};
-use crate::settings::Settings;
+use crate::file_context::FileContext;
+use crate::registry::Rule;
 use crate::source::SourceFile;
 
 pub(crate) use index::{FileIndex, ProjectIndex};
@@ -122,53 +122,8 @@ pub(crate) fn byte_range(span: Span) -> Range<usize> {
     span.byte_range()
 }
 
-/// What a Rust rule gets: the file, its syntax tree and index, the project-wide index.
-pub(crate) struct RustContext<'a> {
-    pub(crate) source: &'a SourceFile,
-    pub(crate) ast: &'a syn::File,
-    pub(crate) index: &'a FileIndex,
-    pub(crate) project: &'a ProjectIndex,
-    pub(crate) settings: &'a Settings,
-    enabled: RuleSet,
-    diagnostics: Vec<Diagnostic>,
-}
-
-impl<'a> RustContext<'a> {
-    pub(crate) fn new(
-        source: &'a SourceFile,
-        ast: &'a syn::File,
-        index: &'a FileIndex,
-        project: &'a ProjectIndex,
-        settings: &'a Settings,
-        enabled: RuleSet,
-    ) -> Self {
-        RustContext {
-            source,
-            ast,
-            index,
-            project,
-            settings,
-            enabled,
-            diagnostics: Vec::new(),
-        }
-    }
-
-    /// Whether `rule` runs on this file (rules skip their work otherwise).
-    pub(crate) fn enabled(&self, rule: Rule) -> bool {
-        self.enabled.contains(rule)
-    }
-
-    /// Records a finding.
-    pub(crate) fn report(&mut self, diagnostic: Diagnostic) {
-        if self.enabled(diagnostic.rule) {
-            self.diagnostics.push(diagnostic);
-        }
-    }
-
-    pub(crate) fn into_diagnostics(self) -> Vec<Diagnostic> {
-        self.diagnostics
-    }
-}
+/// What a Rust rule gets: the file, its syntax tree and index, the crate-wide index.
+pub(crate) type RustContext<'a> = FileContext<'a, syn::File, FileIndex, ProjectIndex>;
 
 /// Runs one rule's `check` on a snippet (with the snippet as the whole project), for the
 /// rules' unit tests.
@@ -179,8 +134,15 @@ pub(crate) fn check_snippet(code: &str, check: fn(&mut RustContext<'_>)) -> Vec<
     let index = FileIndex::build(&ast, Default::default());
     let mut project = ProjectIndex::default();
     project.merge(&index);
-    let settings = Settings::default();
-    let mut context = RustContext::new(&source, &ast, &index, &project, &settings, RuleSet::all());
+    let settings = crate::settings::Settings::default();
+    let mut context = RustContext::new(
+        &source,
+        &ast,
+        &index,
+        &project,
+        &settings,
+        crate::registry::RuleSet::all(),
+    );
     check(&mut context);
     context.into_diagnostics()
 }
