@@ -60,10 +60,10 @@ fn a_reader_of_another_module_is_known_across_the_run() {
     assert_eq!(
         ctx003(&dir),
         [
-            "svc/work.py:14:17 CTX003",
-            "svc/work.py:15:17 CTX003",
-            "svc/work.py:16:18 CTX003",
-            "svc/work.py:17:18 CTX003",
+            "svc/work.py:14:5 CTX003",
+            "svc/work.py:15:5 CTX003",
+            "svc/work.py:16:5 CTX003",
+            "svc/work.py:17:5 CTX003",
         ]
     );
 }
@@ -77,6 +77,6 @@ fn extra_executors_are_pools_that_carry_the_context() {
     );
     assert_eq!(
         ctx003(&dir),
-        ["svc/work.py:16:18 CTX003", "svc/work.py:17:18 CTX003"]
+        ["svc/work.py:16:5 CTX003", "svc/work.py:17:5 CTX003"]
     );
 }

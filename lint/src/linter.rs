@@ -50,6 +50,18 @@ struct Loaded {
     /// Which of the run's crates the file belongs to (Rust).
     krate: usize,
     outcome: Result<Indexed, Diagnostic>,
+    /// The text was not kept after indexing (`source` holds the path only).
+    text_dropped: bool,
+}
+
+/// A file whose text the first pass dropped, read again if a name learnt in the first pass
+/// makes it a candidate; `None` when it cannot fire (or has gone away since).
+fn reread(source: &SourceFile, triggers: &Triggers) -> Option<Arc<SourceFile>> {
+    let text = std::fs::read_to_string(source.path()).ok()?;
+    triggers
+        .names
+        .is_match(&text)
+        .then(|| Arc::new(SourceFile::new(source.path().to_path_buf(), text)))
 }
 
 /// A file's index, by language.
@@ -60,10 +72,17 @@ enum Indexed {
 
 fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
     let crates = Crates::group(files);
+    let fixed_triggers = Triggers::fixed(settings);
+    // The first pass keeps a Rust file's text only if the second pass may need it: a file
+    // with no fixed trigger word and no suppression can only become a candidate through a
+    // name the first pass learns, and is read again then. Peak memory stays with the files
+    // that matter, not the size of the tree.
+    let keep_text =
+        |text: &str| fixed_triggers.is_match(text) || text.contains(suppression::MARKER);
     let loaded: Vec<Loaded> = files
         .par_iter()
         .zip(&crates.of_file)
-        .map(|(path, &krate)| load(path, krate, &crates.modules[krate]))
+        .map(|(path, &krate)| load(path, krate, &crates.modules[krate], &keep_text))
         .collect();
     let mut projects = vec![ProjectIndex::default(); crates.modules.len()];
     // Python modules import each other by dotted name, so one index spans the run.
@@ -75,10 +94,16 @@ fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
             Err(_) => {}
         }
     }
-    let triggers = Triggers::new(&projects, settings);
+    let triggers = Triggers::new(fixed_triggers, &projects);
     let mut findings: Vec<Finding> = loaded
         .into_par_iter()
-        .flat_map_iter(|file| {
+        .flat_map_iter(|mut file| {
+            if file.text_dropped {
+                match reread(&file.source, &triggers) {
+                    Some(source) => file.source = source,
+                    None => return Vec::new(),
+                }
+            }
             let enabled = settings.rules_for(file.source.path());
             let source = &file.source;
             let diagnostics = match &file.outcome {
@@ -188,7 +213,12 @@ fn crate_root(dir: &Path, roots: &mut HashMap<PathBuf, Option<PathBuf>>) -> Opti
 }
 
 /// Reads, decodes, parses and indexes one file.
-fn load(path: &Path, krate: usize, crate_modules: &Arc<HashSet<String>>) -> Loaded {
+fn load(
+    path: &Path,
+    krate: usize,
+    crate_modules: &Arc<HashSet<String>>,
+    keep_text: &(dyn Fn(&str) -> bool + Sync),
+) -> Loaded {
     let (source, outcome) = match std::fs::read(path) {
         Err(error) => {
             let source = SourceFile::new(path.to_path_buf(), String::new());
@@ -233,10 +263,17 @@ fn load(path: &Path, krate: usize, crate_modules: &Arc<HashSet<String>>) -> Load
             }
         },
     };
+    let text_dropped = matches!(outcome, Ok(Indexed::Rust(_))) && !keep_text(source.text());
+    let source = if text_dropped {
+        SourceFile::new(source.path().to_path_buf(), String::new())
+    } else {
+        source
+    };
     Loaded {
         source: Arc::new(source),
         krate,
         outcome,
+        text_dropped,
     }
 }
 
@@ -292,12 +329,17 @@ fn check_python_file(
 /// The words some rule starts from; a file that contains none of them cannot produce a
 /// finding, so the second pass (parse again, run every rule) skips it. Every file was parsed
 /// once already, so its syntax errors are reported either way.
-struct Triggers(AhoCorasick);
+struct Triggers {
+    /// Guards (CTX001, CTX004), spawns (CTX003) and configured functions: known before
+    /// the first pass.
+    fixed: AhoCorasick,
+    /// The names the crate-wide indexes know: context variables (CTX001, CTX003) and
+    /// thread-locals (CTX002); known after the first pass.
+    names: AhoCorasick,
+}
 
 impl Triggers {
-    fn new(projects: &[ProjectIndex], settings: &Settings) -> Self {
-        // Guards (CTX001, CTX004), spawns (CTX003), and the names the crate-wide index
-        // knows: context variables (CTX001, CTX003) and thread-locals (CTX002).
+    fn fixed(settings: &Settings) -> AhoCorasick {
         let fixed = [
             "enter",
             "attach",
@@ -312,20 +354,29 @@ impl Triggers {
             .iter()
             .chain(&settings.extra_carriers)
             .filter_map(|path| path.rsplit("::").next());
+        automaton(fixed.into_iter().chain(configured))
+    }
+
+    fn new(fixed: AhoCorasick, projects: &[ProjectIndex]) -> Self {
         let names = projects
             .iter()
             .flat_map(|project| project.context_vars.iter().chain(&project.thread_locals))
             .map(String::as_str);
-        let patterns: Vec<&str> = fixed.into_iter().chain(configured).chain(names).collect();
-        // Building fails only past aho-corasick's size limits; then every file is checked.
-        let automaton = AhoCorasick::new(&patterns)
-            .unwrap_or_else(|_| AhoCorasick::new([""]).expect("empty pattern"));
-        Triggers(automaton)
+        Triggers {
+            fixed,
+            names: automaton(names),
+        }
     }
 
     fn could_fire(&self, text: &str) -> bool {
-        self.0.is_match(text)
+        self.fixed.is_match(text) || self.names.is_match(text)
     }
+}
+
+fn automaton<'a>(patterns: impl Iterator<Item = &'a str>) -> AhoCorasick {
+    let patterns: Vec<&str> = patterns.collect();
+    // Building fails only past aho-corasick's size limits; then every file matches.
+    AhoCorasick::new(&patterns).unwrap_or_else(|_| AhoCorasick::new([""]).expect("empty pattern"))
 }
 
 /// Runs `work` so that a panic becomes a CTX000 finding for this file instead of ending

@@ -20,7 +20,7 @@ struct Suppression {
     used: Vec<bool>,
 }
 
-const MARKER: &str = "ctxlint:";
+pub(crate) const MARKER: &str = "ctxlint:";
 const NOQA: &str = "noqa";
 
 /// Removes suppressed diagnostics and adds one CTX100 per rule of a suppression that

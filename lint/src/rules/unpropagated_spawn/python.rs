@@ -203,10 +203,13 @@ fn diagnostic(text: &str, call: &ast::ExprCall, spawn: &Spawn<'_>, read: &Read) 
             read.shown
         ),
     };
-    let at = range(spawn.work);
-    let mut diagnostic =
-        Diagnostic::new(Rule::UnpropagatedSpawn, at.clone(), message).with_help(help(spawn));
-    if read.at != at {
+    // At the hand-over, as in Rust: the call is what loses the context (and what a fix
+    // wraps), wherever the work was defined.
+    let work_at = range(spawn.work);
+    let mut diagnostic = Diagnostic::new(Rule::UnpropagatedSpawn, range(&*call.func), message)
+        .with_help(help(spawn))
+        .with_label(work_at.clone(), "handed over without a context here");
+    if read.at != work_at {
         diagnostic = diagnostic.with_label(read.at.clone(), format!("reads {} here", read.shown));
     }
     diagnostic
