@@ -66,6 +66,26 @@ impl LineIndex {
     }
 }
 
+/// Where bracket nesting first exceeds `max`, counting brackets in comments and strings too
+/// (a false alarm needs hundreds of levels anyway). Recursive-descent parsers and the rules
+/// recurse once per level, so a file nested deeper is reported instead of parsed.
+pub(crate) fn bracket_depth_exceeds(text: &str, max: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (at, byte) in text.bytes().enumerate() {
+        match byte {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Some(at);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 fn newline_offsets(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
     bytes
         .iter()

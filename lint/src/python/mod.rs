@@ -94,35 +94,19 @@ pub(crate) fn comment_ranges(text: &str) -> Vec<Range<usize>> {
 /// Where nesting first exceeds `MAX_NESTING`: brackets, or indentation (four columns a
 /// level, the common style; a false alarm needs hundreds of levels anyway).
 fn too_deep(text: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut line_start = true;
-    let mut indent = 0usize;
-    for (at, byte) in text.bytes().enumerate() {
-        match byte {
-            b'\n' => {
-                line_start = true;
-                indent = 0;
-                continue;
-            }
-            b' ' | b'\t' if line_start => {
-                indent += if byte == b'\t' { 8 } else { 1 };
-                if indent / 4 > MAX_NESTING {
-                    return Some(at);
-                }
-                continue;
-            }
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Some(at);
-                }
-            }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        line_start = false;
-    }
-    None
+    crate::source::bracket_depth_exceeds(text, MAX_NESTING).or_else(|| {
+        let mut line_start = 0;
+        text.split_inclusive('\n').find_map(|line| {
+            let at = line_start;
+            line_start += line.len();
+            let indent: usize = line
+                .bytes()
+                .take_while(|byte| matches!(byte, b' ' | b'\t'))
+                .map(|byte| if byte == b'\t' { 8 } else { 1 })
+                .sum();
+            (indent / 4 > MAX_NESTING).then_some(at)
+        })
+    })
 }
 
 #[cfg(test)]

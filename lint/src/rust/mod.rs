@@ -25,7 +25,7 @@ pub(crate) const MAX_NESTING: usize = 256;
 /// Parses `source` as a Rust file; a file that does not parse becomes a CTX000 diagnostic.
 pub(crate) fn parse(source: &SourceFile) -> Result<syn::File, Diagnostic> {
     let text = source.text();
-    if let Some(at) = too_deep(text) {
+    if let Some(at) = crate::source::bracket_depth_exceeds(text, MAX_NESTING) {
         return Err(Diagnostic::new(
             Rule::SyntaxError,
             at..at,
@@ -96,25 +96,6 @@ fn frontmatter_len(text: &str) -> usize {
         line_start = line_end + 1;
     }
     0
-}
-
-/// Where bracket nesting first exceeds `MAX_NESTING`, ignoring brackets in comments,
-/// strings and character literals only roughly (a false alarm needs 256 levels anyway).
-fn too_deep(text: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    for (at, byte) in text.bytes().enumerate() {
-        match byte {
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Some(at);
-                }
-            }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    None
 }
 
 /// The byte range of a span in the file it was parsed from (this thread's last parse).
