@@ -67,7 +67,9 @@ fn reread(source: &SourceFile, triggers: &Triggers) -> Option<Arc<SourceFile>> {
 /// A file's index, by language.
 enum Indexed {
     Rust(FileIndex),
-    Python(PyFileIndex),
+    /// A Python syntax tree holds no thread-bound spans, so the first pass's tree is kept
+    /// for the second instead of parsing again.
+    Python(PyFileIndex, python::Parsed),
 }
 
 fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
@@ -90,7 +92,7 @@ fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
     for file in &loaded {
         match &file.outcome {
             Ok(Indexed::Rust(index)) => projects[file.krate].merge(index),
-            Ok(Indexed::Python(index)) => python_project.merge(index),
+            Ok(Indexed::Python(index, _)) => python_project.merge(index),
             Err(_) => {}
         }
     }
@@ -113,8 +115,8 @@ fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
                     })
                 }
                 Ok(Indexed::Rust(_)) => Vec::new(),
-                Ok(Indexed::Python(index)) => guarded(source, || {
-                    check_python_file(source, index, &python_project, settings)
+                Ok(Indexed::Python(index, parsed)) => guarded(source, || {
+                    check_python_file(source, parsed, index, &python_project, settings)
                 }),
                 Err(diagnostic) => vec![diagnostic.clone()],
             };
@@ -123,7 +125,7 @@ fn check_files(files: &[PathBuf], settings: &Settings) -> Report {
                 Ok(Indexed::Rust(_)) => {
                     suppression::apply(source, suppression::rust_comments, diagnostics, enabled)
                 }
-                Ok(Indexed::Python(_)) => {
+                Ok(Indexed::Python(..)) => {
                     suppression::apply(source, python::comment_ranges, diagnostics, enabled)
                 }
                 Err(_) => diagnostics,
@@ -249,7 +251,8 @@ fn load(
                     Some(Language::Python) => {
                         let parsed = python::parse(&source);
                         let module = python::index::module_name(path);
-                        Ok(Indexed::Python(PyFileIndex::build(&parsed.module, module)))
+                        let index = PyFileIndex::build(&parsed.module, module);
+                        Ok(Indexed::Python(index, parsed))
                     }
                     // Discovery only yields files of a known language; a file named on the
                     // command line with another extension is read as Rust.
@@ -302,16 +305,15 @@ fn check_rust_file(
     context.into_diagnostics()
 }
 
-/// Parses again (Python parses fast; the tree is not worth keeping between passes) and
-/// runs the rules. The parser recovers from syntax errors, so a file with one is still
-/// checked, and its first error is reported as well.
+/// Runs the rules on the first pass's tree. The parser recovers from syntax errors, so a
+/// file with one is still checked, and its first error is reported as well.
 fn check_python_file(
     source: &SourceFile,
+    parsed: &python::Parsed,
     index: &PyFileIndex,
     project: &PyProjectIndex,
     settings: &Settings,
 ) -> Vec<Diagnostic> {
-    let parsed = python::parse(source);
     let mut context = PythonContext::new(
         source,
         &parsed.module,
@@ -322,7 +324,7 @@ fn check_python_file(
     );
     rules::check_python(&mut context);
     let mut diagnostics = context.into_diagnostics();
-    diagnostics.extend(parsed.syntax_error);
+    diagnostics.extend(parsed.syntax_error.clone());
     diagnostics
 }
 
