@@ -346,6 +346,8 @@ impl<'a> Walker<'a> {
         let named_span = |name: &str| name.to_ascii_lowercase().contains("span");
         match rec::peel(expr) {
             syn::Expr::Path(_) => match Self::single_ident(expr) {
+                // `self.enter()` in `impl Span` (tracing's own `in_scope`).
+                Some(name) if name == "self" => self.impl_type.as_deref() == Some("Span"),
                 Some(name) => match self.lookup(&name) {
                     Some(binding) => {
                         binding.span_like
@@ -400,6 +402,8 @@ impl<'a> Walker<'a> {
         };
         match rec::peel(expr) {
             syn::Expr::Path(_) => match Self::single_ident(expr) {
+                // `self.enter()` in `impl Span` (tracing's own `in_scope`).
+                Some(name) if name == "self" => self.impl_type.as_deref() == Some("Span"),
                 Some(name) => match self.lookup(&name) {
                     Some(binding) => {
                         binding.ctx_like
