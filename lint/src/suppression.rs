@@ -117,7 +117,11 @@ fn parse_comment(
 ) -> Option<Suppression> {
     let body = comment.trim_start_matches(['/', '#']).trim_start();
     let Some(rest) = body.strip_prefix(MARKER) else {
-        return parse_noqa(comment, range, row);
+        // `noqa` is ruff's, so Python's: a Rust comment that mentions it is prose.
+        return comment
+            .starts_with('#')
+            .then(|| parse_noqa(comment, range, row))
+            .flatten();
     };
     let rest = rest.trim_start();
     let (file_wide, rest) = match rest.strip_prefix("ignore-file[") {
@@ -343,6 +347,20 @@ mod tests {
         // Bare `# noqa` is another tool's; a standalone noqa covers only its own line (and
         // is then unused).
         assert_eq!(found, [(2, "CTX003"), (4, "CTX003"), (3, "CTX100")]);
+    }
+
+    #[test]
+    fn noqa_in_a_rust_comment_is_not_a_suppression() {
+        let text = "/// ruff's `# noqa: CTX003` syntax\nspawn();\n";
+        let source = SourceFile::new("a.rs".into(), text.into());
+        let kept = apply(
+            &source,
+            rust_comments,
+            vec![at_row(&source, Rule::UnpropagatedSpawn, 1)],
+            RuleSet::all(),
+        );
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].rule, Rule::UnpropagatedSpawn);
     }
 
     #[test]
