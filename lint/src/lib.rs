@@ -21,6 +21,7 @@ mod rust;
 pub mod settings;
 pub mod source;
 mod suppression;
+mod test_paths;
 
 pub use error::Error;
 pub use registry::Rule;

@@ -23,8 +23,9 @@ use crate::diagnostic::Diagnostic;
 use crate::registry::Rule;
 use crate::rust::context_calls::{guard_call, is_runtime_handle, GuardKind};
 use crate::rust::macros::macro_body;
-use crate::rust::test_code::{is_cfg_test, is_test_path};
+use crate::rust::test_code::is_cfg_test;
 use crate::rust::{byte_range, FileIndex, RustContext};
+use crate::test_paths::is_test_path;
 
 /// Macros that await the futures they are given: the macro itself is a suspension point.
 const AWAITING_MACROS: &[&str] = &["select", "select_biased", "join", "try_join", "pending"];

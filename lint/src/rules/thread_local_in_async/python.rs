@@ -27,7 +27,7 @@ use crate::python::ast::{self, Expr, Stmt};
 use crate::python::visitor::{self, Visitor};
 use crate::python::{range, PyFileIndex, PyProjectIndex, PythonContext};
 use crate::registry::Rule;
-use crate::rust::test_code::is_test_path;
+use crate::test_paths::is_test_path;
 
 /// Adds the attributes this module's async code writes to its index.
 pub(crate) fn collect_facts(ast: &ast::ModModule, index: &mut PyFileIndex) {
@@ -48,7 +48,7 @@ pub(crate) fn collect_facts(ast: &ast::ModModule, index: &mut PyFileIndex) {
 /// Checks one file.
 pub(crate) fn check(context: &mut PythonContext<'_>) {
     // A test coroutine is the first task of its own event loop, like `asyncio.run`'s.
-    if is_test_path(&context.source.path().with_extension("")) {
+    if is_test_path(context.source.path()) {
         return;
     }
     let locals = Locals::new(context.ast, context.index, Some(context.project));

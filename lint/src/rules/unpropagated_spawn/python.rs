@@ -19,7 +19,7 @@ use crate::diagnostic::Diagnostic;
 use crate::python::ast::{self, Expr};
 use crate::python::{range, PyFileIndex, PyProjectIndex, PythonContext};
 use crate::registry::Rule;
-use crate::rust::test_code::is_test_path;
+use crate::test_paths::is_test_path;
 
 use effects::{ContextEffects, Read};
 use pools::{Pool, Pools, MAP_METHODS, SUBMIT_METHODS};
@@ -57,7 +57,7 @@ pub(crate) fn check(context: &mut PythonContext<'_>) {
         && project.context_reading_fns.is_empty()
         && !imports_opentelemetry(context.index);
     if nothing_to_read
-        || is_test_path(&context.source.path().with_extension(""))
+        || is_test_path(context.source.path())
         || !SPAWN_WORDS.iter().any(|word| text.contains(word))
     {
         return;

@@ -19,8 +19,8 @@ use syn::visit::Visit;
 
 use crate::diagnostic::Diagnostic;
 use crate::registry::Rule;
-use crate::rust::test_code::is_test_path;
 use crate::rust::{FileIndex, RustContext};
+use crate::test_paths::is_test_path;
 
 use recognise::SpawnKind;
 use walk::{Config, CtxKind, FnSummary, FnUses, Report, Walker, ASYNC_PREFIX};
